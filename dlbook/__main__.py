@@ -1,0 +1,5 @@
+import sys
+
+from dlbook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,123 @@
+"""The ``dlbook`` command (also ``python -m dlbook``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from importlib import metadata
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _list(args) -> int:
+    from dlbook.runner import chapter_files, chapter_title
+
+    for path in chapter_files():
+        print(f"{path.name[:2]}  {chapter_title(path)}  ({path.name})")
+    return 0
+
+
+def _run(args) -> int:
+    from dlbook.paths import absolutize_path_variables
+    from dlbook.results import format_results, load_results
+    from dlbook.runner import chapter_files, find_chapter, run_chapters
+
+    if args.mode:
+        os.environ["DLBOOK_MODE"] = args.mode
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+    absolutize_path_variables()
+    paths = chapter_files() if args.chapters == ["all"] else [find_chapter(n) for n in args.chapters]
+    outcomes = run_chapters(paths)
+    failed = [path.name for path, error in outcomes if error]
+    print()
+    print(format_results(load_results()))
+    if failed:
+        print(f"\n{len(failed)} chapter(s) failed: {', '.join(failed)}. "
+              "The executed notebooks in build/ show where.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _results(args) -> int:
+    from dlbook.results import format_results, load_results
+
+    print(format_results(load_results()))
+    return 0
+
+
+def _data(args) -> int:
+    from dlbook import data
+    from dlbook.hub import DATA_HUB
+
+    if args.action == "list":
+        for ds in DATA_HUB.values():
+            chapters = ", ".join(str(c) for c in ds.chapters)
+            source = f"PyPI package {ds.package}" if ds.package else f"{len(ds.files)} file(s)"
+            print(f"{ds.name:20} ch. {chapters:8} {source:32} {ds.license}")
+            print(f"{'':20} {ds.description}")
+        return 0
+    names = [n for n, ds in DATA_HUB.items() if not ds.package] if args.name in (None, "all") else [args.name]
+    if args.action == "fetch":
+        for name in names:
+            files = [args.file] if args.file else [f.name for f in data.dataset(name).files]
+            for file in files:
+                print(data.fetch(name, file))
+        return 0
+    report = data.verify(None if args.name in (None, "all") else args.name)
+    for name, file, status in report:
+        print(f"{status:8} {name}/{file}")
+    return 1 if any(status == "corrupt" for _, _, status in report) else 0
+
+
+def _info(args) -> int:
+    from dlbook.config import setup
+    from dlbook.paths import build_dir, data_dir
+
+    config = setup(verbose=False)
+    print(f"python     {platform.python_version()} ({sys.executable})")
+    for package in ("keras", "tensorflow", "jax", "jaxlib", "torch", "numpy"):
+        try:
+            print(f"{package:10} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            print(f"{package:10} not installed")
+    print(f"backend    {config.backend}\ndevice     {config.device}\nmode       {config.mode}")
+    print(f"precision  {config.precision}\ndata cache {data_dir()}\nmirror     {os.environ.get('DLBOOK_MIRROR') or '-'}")
+    print(f"build      {build_dir()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlbook", description="Run and manage the dlbook chapters.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the chapters").set_defaults(func=_list)
+    run = commands.add_parser("run", help="execute chapters into build/ (e.g. `dlbook run 03`, `dlbook run all`)")
+    run.add_argument("chapters", nargs="+", help="chapter numbers, or 'all'")
+    run.add_argument("--mode", choices=("fast", "full"), help="default: $DLBOOK_MODE, else full on a GPU, fast on a CPU")
+    run.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND, else tensorflow")
+    run.set_defaults(func=_run)
+    commands.add_parser("results", help="print build/results.json as a table").set_defaults(func=_results)
+    data = commands.add_parser("data", help="the dataset hub")
+    data.add_argument("action", choices=("list", "fetch", "verify"))
+    data.add_argument("name", nargs="?", help="a dataset name, or 'all' (default)")
+    data.add_argument("--file", help="one file of the dataset (fetch only)")
+    data.set_defaults(func=_data)
+    commands.add_parser("info", help="versions, backend, device, mode, precision").set_defaults(func=_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from dlbook.data import DataError
+
+    try:
+        return args.func(args)
+    except (DataError, FileNotFoundError, ValueError) as error:
+        print(f"dlbook: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

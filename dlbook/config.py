@@ -1,0 +1,119 @@
+"""One call at the top of each chapter: seeds, mode, precision, and a line saying what runs where.
+
+Modes
+-----
+``fast``  CPU-sized: small data and few epochs, each chapter a couple of minutes on 2 cores.
+``full``  The book's results or better; meant for a GPU, but every chapter also finishes on a CPU.
+
+The mode comes from ``setup(mode=...)``, else ``$DLBOOK_MODE``, else ``full`` when an accelerator
+is present and ``fast`` otherwise. Precision comes from ``setup(precision=...)``, else
+``$DLBOOK_PRECISION``, else ``mixed_bfloat16`` on an accelerator in full mode and ``float32``
+otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import keras
+
+MODES = ("fast", "full")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """What :func:`setup` chose. ``started`` is a ``time.perf_counter()`` stamp."""
+
+    backend: str
+    device: str
+    accelerator: bool
+    mode: str
+    precision: str
+    seed: int
+    started: float
+
+    def summary(self) -> str:
+        return (
+            f"dlbook: backend={self.backend} device={self.device} mode={self.mode} "
+            f"precision={self.precision} seed={self.seed}"
+        )
+
+
+_current: Config | None = None
+
+
+def detect_device(backend: str | None = None) -> tuple[str, bool]:
+    """Describe the device the Keras backend computes on: ``(description, is_accelerator)``."""
+    backend = backend or keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform != "cpu":
+            return f"{device.platform.upper()} ({device.device_kind})", True
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"GPU ({torch.cuda.get_device_name(0)})", True
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+            return f"GPU ({name})", True
+    return f"CPU ({os.cpu_count()} cores)", False
+
+
+def _choose(value: str | None, env: str, allowed: tuple[str, ...], default: str) -> str:
+    chosen = value or os.environ.get(env) or default
+    if chosen not in allowed:
+        source = "the argument" if value else f"${env}"
+        raise ValueError(f"{source} is {chosen!r}; expected one of {', '.join(allowed)}.")
+    return chosen
+
+
+def setup(
+    seed: int = 42,
+    mode: str | None = None,
+    precision: str | None = None,
+    verbose: bool = True,
+) -> Config:
+    """Seed Python, NumPy and the backend; choose mode and precision; print one summary line.
+
+    Call it once at the top of a chapter. It returns the :class:`Config`, which
+    :func:`current` also returns later.
+    """
+    global _current
+    device, accelerator = detect_device()
+    mode = _choose(mode, "DLBOOK_MODE", MODES, "full" if accelerator else "fast")
+    default_precision = "mixed_bfloat16" if accelerator and mode == "full" else "float32"
+    precision = _choose(precision, "DLBOOK_PRECISION", PRECISIONS, default_precision)
+    keras.config.set_dtype_policy(precision)
+    keras.utils.set_random_seed(seed)
+    _current = Config(
+        backend=keras.backend.backend(),
+        device=device,
+        accelerator=accelerator,
+        mode=mode,
+        precision=precision,
+        seed=seed,
+        started=time.perf_counter(),
+    )
+    if verbose:
+        print(_current.summary())
+    return _current
+
+
+def current() -> Config:
+    """The configuration chosen by the last :func:`setup` (calling it with defaults if needed)."""
+    return _current if _current is not None else setup(verbose=False)
+
+
+def pick(*, fast, full):
+    """Return ``fast`` or ``full`` according to the current mode, e.g. ``pick(fast=3, full=100)``."""
+    return fast if current().mode == "fast" else full

@@ -1,0 +1,72 @@
+"""Where dlbook keeps things: the checkout, the dataset cache, the build folder.
+
+Each location can be overridden with an environment variable, so that the same code works in a
+checkout of the book, in an installed package, and in CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+
+def project_root() -> Path | None:
+    """The root of the dlbook checkout this package was imported from, or None if installed."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "chapters").is_dir():
+        return root
+    return None
+
+
+def _from_env(name: str) -> Path | None:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def data_dir() -> Path:
+    """The dataset cache: ``$DLBOOK_DATA``, else ``data/`` of the checkout, else a user cache dir."""
+    root = project_root()
+    return (
+        _from_env("DLBOOK_DATA")
+        or (root / "data" if root else None)
+        or Path(platformdirs.user_cache_dir("dlbook")) / "data"
+    )
+
+
+def models_dir() -> Path:
+    """The model cache, where chapters save checkpoints that later chapters reuse."""
+    return _from_env("DLBOOK_MODELS") or data_dir() / "models"
+
+
+def build_dir() -> Path:
+    """Where executed notebooks and ``results.json`` go: ``$DLBOOK_BUILD``, else ``build/``."""
+    root = project_root()
+    return _from_env("DLBOOK_BUILD") or (root or Path.cwd()) / "build"
+
+
+def chapters_dir() -> Path:
+    """The folder of chapter notebooks (only in a checkout)."""
+    root = project_root()
+    if root is None:
+        raise FileNotFoundError(
+            "The chapters live in a checkout of the dlbook repository; this dlbook is installed "
+            "without one. Clone the repository and run `pip install -e .` from it."
+        )
+    return root / "chapters"
+
+
+PATH_VARIABLES = ("DLBOOK_MIRROR", "DLBOOK_DATA", "DLBOOK_MODELS", "DLBOOK_BUILD")
+
+
+def absolutize_path_variables() -> None:
+    """Make the ``DLBOOK_*`` path variables absolute, resolved against the current directory.
+
+    Chapters run in kernels whose working directory is ``chapters/``; a relative
+    ``DLBOOK_MIRROR=../shared/data`` given at the project root must keep meaning the same folder
+    there. The test plugin and the book runner call this before they start kernels.
+    """
+    for name in PATH_VARIABLES:
+        if os.environ.get(name):
+            os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
