@@ -55,7 +55,7 @@ def record_result(
     value: float,
     target: float,
     higher_is_better: bool = True,
-) -> dict:
+) -> None:
     """Record a chapter's headline metric, then assert that it meets ``target``.
 
     The record is written even when the target is missed, so the results table shows failures.
@@ -98,7 +98,6 @@ def record_result(
     if not passed:
         raise AssertionError(f"Chapter {record['chapter']}: {metric} = {value:.4g}, target {relation} {target:g} "
                              f"({config.mode} mode, {config.backend}).")
-    return record
 
 
 def format_results(records: list[dict]) -> str:

@@ -1,0 +1,59 @@
+"""Fixtures shared by dlbook's unit tests: isolated cache/build folders and a tiny fake dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from dlbook import hub  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_mirror() -> Path | None:
+    """The offline mirror CI uses: $DLBOOK_MIRROR, else ../shared/data beside the checkout."""
+    candidate = Path(os.environ.get("DLBOOK_MIRROR") or ROOT.parent / "shared" / "data")
+    return candidate.resolve() if candidate.is_dir() else None
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """Empty data cache and build folder under tmp_path; no mirror."""
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLBOOK_BUILD", str(tmp_path / "build"))
+    monkeypatch.delenv("DLBOOK_MIRROR", raising=False)
+    return tmp_path
+
+
+class FakeDataset:
+    """A registered one-file dataset ``toy`` with a mirror copy and a file:// URL source."""
+
+    content = b"hello, dlbook\n" * 100
+
+    def __init__(self, root: Path, monkeypatch):
+        self.mirror = root / "mirror"
+        self.upstream = root / "upstream" / "toy.txt"
+        (self.mirror / "toy").mkdir(parents=True)
+        self.upstream.parent.mkdir(parents=True)
+        (self.mirror / "toy" / "toy.txt").write_bytes(self.content)
+        self.upstream.write_bytes(self.content)
+        self.sha256 = hashlib.sha256(self.content).hexdigest()
+        self.remote = hub.RemoteFile("toy.txt", len(self.content), self.sha256, (self.upstream.as_uri(),))
+        self.dataset = hub.Dataset("toy", "A toy dataset.", (0,), "CC0", "none", files=(self.remote,))
+        monkeypatch.setitem(hub.DATA_HUB, "toy", self.dataset)
+        self.cache_file = root / "cache" / "toy" / "toy.txt"
+
+    def leftovers(self) -> list[Path]:
+        """Anything in the cache folder other than a verified file: partial or temporary files."""
+        folder = self.cache_file.parent
+        return [p for p in folder.iterdir() if p != self.cache_file] if folder.exists() else []
+
+
+@pytest.fixture
+def toy(isolated, monkeypatch):
+    return FakeDataset(isolated, monkeypatch)

@@ -1,0 +1,34 @@
+"""The backend-specific helpers' tests, run once more under each other Keras backend.
+
+Keras fixes its backend when it is first imported, so each backend gets its own pytest process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from tests.conftest import ROOT
+
+BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+PER_BACKEND_TESTS = ["tests/test_autodiff.py"]
+
+
+@pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))
+def test_helpers_on_backend(backend):
+    if backend == keras.backend.backend():
+        pytest.skip(f"{backend} is this process's backend: the tests ran here directly")
+    if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
+        pytest.fail(f"{backend} is not installed; install the extras with `pip install -e '.[all]'`")
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", *PER_BACKEND_TESTS]
+    run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, f"{backend}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    summary = run.stdout.strip().splitlines()[-1]
+    assert re.search(r"\b\d+ passed\b", summary) and "failed" not in summary, summary

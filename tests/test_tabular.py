@@ -1,0 +1,42 @@
+"""dlbook.tabular: one-hot encoding, standardisation, splitting by date."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dlbook import tabular
+
+
+@pytest.fixture
+def table():
+    return pd.DataFrame({
+        "day": pd.to_datetime(["2024-01-01"] * 2 + ["2024-01-02"] * 2 + ["2024-01-03"] * 2),
+        "season": [1, 2, 1, 3, 3, 2],
+        "temp": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+    })
+
+
+def test_one_hot_encode(table):
+    encoded = tabular.one_hot_encode(table, ["season"])
+    assert [c for c in encoded.columns if c.startswith("season")] == ["season_1", "season_2", "season_3"]
+    assert "season" not in encoded and (encoded.filter(like="season_").sum(axis=1) == 1).all()
+    with pytest.raises(KeyError, match="no such columns"):
+        tabular.one_hot_encode(table, ["weather"])
+
+
+def test_standardize_and_unstandardize(table):
+    scaled, stats = tabular.standardize(table, ["temp"])
+    assert scaled.temp.mean() == pytest.approx(0) and scaled.temp.std() == pytest.approx(1)
+    np.testing.assert_allclose(tabular.unstandardize(scaled.temp, stats["temp"]), table.temp)
+    assert table.temp.iloc[0] == 0.1  # the input is not modified
+    with pytest.raises(ValueError, match="constant"):
+        tabular.standardize(table.assign(temp=1.0), ["temp"])
+
+
+def test_split_last_days(table):
+    before, last = tabular.split_last_days(table, days=1, date_column="day")
+    assert len(before) == 4 and len(last) == 2 and (last.day == "2024-01-03").all()
+    with pytest.raises(ValueError, match="between 1 and 2"):
+        tabular.split_last_days(table, days=3, date_column="day")
