@@ -19,7 +19,6 @@ $(STAMP): pyproject.toml
 
 book: setup
 	$(BIN)/dlbook run all
-	$(BIN)/dlbook results
 
 test: setup
 	$(BIN)/python -m pytest

@@ -35,7 +35,7 @@ def results_path() -> Path:
 @contextlib.contextmanager
 def _locked(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
