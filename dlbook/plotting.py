@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 
 def plot_history(history, metrics=("loss",), ax=None, title: str | None = None, log_scale: bool = False):
@@ -44,4 +45,47 @@ def plot_predictions(x, actual, predicted: dict, ax=None, title: str | None = No
     if ylabel:
         ax.set_ylabel(ylabel)
     ax.legend()
+    return ax
+
+
+def plot_images(images, titles=None, columns: int = 10, size: float = 1.1, cmap: str = "gray", title: str | None = None):
+    """A grid of images (N, H, W) or (N, H, W, 1), each with an optional title; returns the Figure.
+
+    Each image is scaled to its own range, which suits digits, filters and feature maps alike.
+    """
+    images = np.asarray(images, dtype="float32")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3:
+        raise ValueError(f"Expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}.")
+    rows = int(np.ceil(len(images) / columns))
+    columns = min(columns, len(images))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < len(images):
+            ax.imshow(images[i], cmap=cmap)
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, ax=None, title: str | None = None):
+    """A confusion matrix (rows: true class, columns: predicted) with its counts written in."""
+    matrix = np.asarray(matrix)
+    ax = ax or plt.subplots(figsize=(5.5, 5))[1]
+    ax.imshow(np.log1p(matrix), cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                    color="white" if i == j else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(matrix.shape[1]))
+    ax.set_yticks(range(matrix.shape[0]))
+    if title:
+        ax.set_title(title)
     return ax
