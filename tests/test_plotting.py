@@ -26,3 +26,26 @@ def test_plot_predictions_draws_one_line_per_model():
     assert [line.get_label() for line in ax.get_lines()] == ["actual", "a", "b"]
     assert ax.get_ylabel() == "y"
     plt.close("all")
+
+
+def test_plot_images_draws_a_grid_with_titles():
+    import numpy as np
+
+    from dlbook.plotting import plot_images
+
+    fig = plot_images(np.zeros((12, 5, 5, 1)), titles=list(range(12)), columns=5)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 15 and len(shown) == 12 and shown[11].get_title() == "11"
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        plot_images(np.zeros((5, 5)))
+    plt.close("all")
+
+
+def test_plot_confusion_matrix_writes_the_counts():
+    import numpy as np
+
+    from dlbook.plotting import plot_confusion_matrix
+
+    ax = plot_confusion_matrix(np.array([[5, 1], [0, 7]]), title="cm")
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "5", "7"] and ax.get_title() == "cm"
+    plt.close("all")

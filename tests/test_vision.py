@@ -1,0 +1,119 @@
+"""dlbook.vision: MNIST arrays, the digit CNN, its model cache, and addition pairs.
+
+test_backends.py runs this file under every backend, so the short mixed_bfloat16 training of
+chapter 05's model runs on TensorFlow, JAX and PyTorch.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+import dlbook
+from dlbook import vision
+from tests.conftest import shared_mirror
+
+
+def striped_digits(n: int = 320, seed: int = 0) -> vision.Digits:
+    """Random images with a bar whose row depends on the label: a quick stand-in for MNIST."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, size=n).astype("int32")
+    images = rng.uniform(0, 0.2, size=(n, 28, 28, 1)).astype("float32")
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label : 4 + 2 * label, 4:24, 0] = 1.0
+    return vision.Digits(images[: n // 2], labels[: n // 2], images[n // 2 :], labels[n // 2 :])
+
+
+@pytest.fixture
+def fast_mode(isolated):
+    dlbook.setup(mode="fast", verbose=False)
+    yield isolated
+    keras.config.set_dtype_policy("float32")
+
+
+def test_to_model_input_scales_and_adds_a_channel():
+    images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    x = vision.to_model_input(images)
+    assert x.shape == (1, 2, 2, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, :, :, 0], [[0, 1], [0.2, 0.4]])
+
+
+@pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror")
+def test_load_digits(isolated, monkeypatch):
+    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
+    digits = vision.load_digits(train_size=1000)
+    assert digits.x_train.shape == (1000, 28, 28, 1) and digits.x_test.shape == (10000, 28, 28, 1)
+    assert 0.0 <= digits.x_train.min() and digits.x_train.max() == 1.0 and digits.y_test.dtype == np.int32
+
+
+def test_classifier_shapes_and_trunk():
+    model = vision.digit_classifier()
+    assert model.output_shape == (None, 10) and model.get_layer("digit_trunk").output_shape == (None, 128)
+    features = vision.feature_extractor(model).predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0)
+    assert features.shape == (2, 128)
+
+
+@pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror")
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_chapter_05_model_trains(fast_mode, monkeypatch, precision):
+    """A short training of chapter 05's classifier on 2 560 MNIST digits, float32 and mixed_bfloat16."""
+    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
+    keras.config.set_dtype_policy(precision)
+    mnist = vision.load_digits(train_size=2560)
+    digits = vision.Digits(mnist.x_train, mnist.y_train, mnist.x_test[:1000], mnist.y_test[:1000])
+    model, history = vision.train_digit_classifier(digits, epochs=4, verbose=0)
+    losses = history.history["loss"]
+    assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
+    probabilities = model.predict(digits.x_test, verbose=0)
+    assert probabilities.dtype == np.float32  # the softmax computes in float32
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
+    conv = next(layer for layer in model.get_layer("digit_trunk").layers if isinstance(layer, keras.layers.Conv2D))
+    assert conv.compute_dtype == ("bfloat16" if precision == "mixed_bfloat16" else "float32")
+    assert (probabilities.argmax(axis=1) == digits.y_test).mean() > 0.7
+
+
+def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
+    calls = []
+    real_train = vision.train_digit_classifier
+
+    def small_training(verbose):
+        calls.append(verbose)
+        return real_train(striped_digits(64), epochs=1, verbose=0)
+
+    monkeypatch.setattr(vision, "train_digit_classifier", small_training)
+    first = vision.load_digit_classifier(verbose=False)
+    assert vision.classifier_path().is_file() and vision.classifier_path().name == "digit_classifier_fast.keras"
+    second = vision.load_digit_classifier(verbose=False)
+    assert len(calls) == 1
+    x = striped_digits(8).x_train
+    np.testing.assert_allclose(first.predict(x, verbose=0), second.predict(x, verbose=0), atol=1e-5)
+    assert [p.name for p in vision.classifier_path().parent.iterdir() if p.suffix == ".keras"] == [vision.classifier_path().name]
+
+
+def test_save_digit_classifier_writes_the_cache(fast_mode):
+    model = vision.digit_classifier()
+    path = vision.save_digit_classifier(model)
+    assert path == vision.classifier_path() and path.is_file()
+    assert keras.saving.load_model(path).count_params() == model.count_params()
+
+
+def test_pretrained_trunk_copies_weights_and_freezes():
+    classifier = vision.digit_classifier()
+    frozen = vision.pretrained_trunk(classifier, trainable=False)
+    original = classifier.get_layer("digit_trunk")
+    assert frozen is not original and not frozen.trainable and frozen.trainable_weights == []
+    for mine, theirs in zip(frozen.get_weights(), original.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert vision.pretrained_trunk(classifier).trainable
+
+
+def test_addition_pairs():
+    images = np.arange(20, dtype="float32").reshape(20, 1, 1, 1)
+    labels = np.arange(20) % 10
+    (first, second), sums = vision.addition_pairs(images, labels, n_pairs=10, seed=0)
+    used = np.concatenate([first.ravel(), second.ravel()])
+    assert sorted(used) == list(range(20))  # no image used twice
+    np.testing.assert_array_equal(sums, first.ravel().astype(int) % 10 + second.ravel().astype(int) % 10)
+    (more_first, _), more_sums = vision.addition_pairs(images, labels, n_pairs=50, seed=0)
+    assert len(more_first) == 50 and more_sums.max() <= 18
