@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_vision.py"]
+PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_gan.py", "tests/test_vision.py"]
 
 
 @pytest.mark.parametrize("backend", sorted(BACKEND_MODULES))

@@ -1,0 +1,189 @@
+"""A GAN that trains with ``fit()`` on every Keras backend.
+
+Keras 3 has no backend-agnostic API for a training step with two networks and two losses, so
+:class:`GAN` has one small ``train_step`` per backend. All three do the same thing each batch:
+
+1. draw noise ``z`` and generate ``fake = G(z[, labels])``;
+2. score ``D(real)`` and ``D(fake)`` once, and form the non-saturating losses
+   ``d_loss = BCE(1, D(real)) + BCE(0, D(fake))`` and ``g_loss = BCE(1, D(fake))``;
+3. take the gradient of ``d_loss`` for the discriminator's weights and of ``g_loss`` for the
+   generator's, and apply both with one optimizer.
+
+One optimizer is enough: Adam keeps separate moments for every weight, so it behaves exactly like
+one Adam per network with the same settings. Both networks update from the same batch at once
+(simultaneous updates), which also fits JAX's stateless trainer with its single optimizer state.
+
+With ``num_classes`` set the GAN is conditional: ``fit(images, labels)``, and both networks take
+the labels as a second input.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def _pair_of_losses(real_logits, fake_logits):
+    bce = keras.losses.binary_crossentropy
+    real_logits = ops.cast(real_logits, "float32")
+    fake_logits = ops.cast(fake_logits, "float32")
+    d_loss = ops.mean(bce(ops.ones_like(real_logits), real_logits, from_logits=True)) + ops.mean(
+        bce(ops.zeros_like(fake_logits), fake_logits, from_logits=True)
+    )
+    g_loss = ops.mean(bce(ops.ones_like(fake_logits), fake_logits, from_logits=True))
+    return d_loss, g_loss
+
+
+class GAN(keras.Model):
+    """Generator + discriminator, trained adversarially by ``fit()``.
+
+    ``generator``: ``z`` (or ``[z, labels]``) to images. ``discriminator``: images (or
+    ``[images, labels]``) to one logit per image. ``latent_dim``: the size of ``z``.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, num_classes: int | None = None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        # Both networks are built models, so the GAN is too (Keras need not trace call() on data).
+        self.built = True
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def call(self, inputs, training=False):
+        """Generate: ``inputs`` is ``z``, or ``[z, labels]`` for a conditional GAN."""
+        return self.generator(inputs, training=training)
+
+    def generate(self, n: int | None = None, labels=None, seed=None):
+        """``n`` images (or one per label) from fresh noise, as a NumPy array."""
+        if labels is not None:
+            labels = ops.convert_to_tensor(labels, dtype="int32")
+            n = ops.shape(labels)[0]
+        z = keras.random.normal((n, self.latent_dim), seed=seed)
+        return ops.convert_to_numpy(self.generator(self._g_inputs(z, labels), training=False))
+
+    def _g_inputs(self, z, labels):
+        return z if self.num_classes is None else [z, labels]
+
+    def _d_inputs(self, images, labels):
+        return images if self.num_classes is None else [images, labels]
+
+    def _unpack(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if self.num_classes is not None and y is None:
+            raise ValueError("A conditional GAN trains on (images, labels): call fit(images, labels).")
+        return x, (ops.cast(y, "int32") if y is not None else None)
+
+    def _noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _record(self, d_loss, g_loss):
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, *args):
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "tensorflow":
+            return self._tensorflow_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
+        raise NotImplementedError(f"GAN.train_step supports tensorflow, jax and torch, not {backend!r}.")
+
+    # TensorFlow: one persistent tape, two gradients.
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf
+
+        real, labels = self._unpack(data)
+        z = self._noise(ops.shape(real)[0])
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator(self._g_inputs(z, labels), training=True)
+            real_logits = self.discriminator(self._d_inputs(real, labels), training=True)
+            fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
+            d_loss, g_loss = _pair_of_losses(real_logits, fake_logits)
+        d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
+        d_grads = tape.gradient(d_loss, d_weights)
+        g_grads = tape.gradient(g_loss, g_weights)
+        del tape
+        self.optimizer.apply(d_grads + g_grads, d_weights + g_weights)
+        return self._record(d_loss, g_loss)
+
+    # PyTorch: one graph, two autograd.grad calls.
+    def _torch_train_step(self, data):
+        import torch
+
+        real, labels = self._unpack(data)
+        z = self._noise(ops.shape(real)[0])
+        fake = self.generator(self._g_inputs(z, labels), training=True)
+        real_logits = self.discriminator(self._d_inputs(real, labels), training=True)
+        fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
+        d_loss, g_loss = _pair_of_losses(real_logits, fake_logits)
+        d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
+        d_grads = torch.autograd.grad(d_loss, [w.value for w in d_weights], retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, [w.value for w in g_weights])
+        with torch.no_grad():
+            self.optimizer.apply(list(d_grads) + list(g_grads), d_weights + g_weights)
+        return self._record(d_loss.detach(), g_loss.detach())
+
+    # JAX: stateless. The trainer passes every variable's value in `state` and expects new ones.
+    def _positions(self, attribute, model):
+        index = {id(v): i for i, v in enumerate(getattr(self, attribute))}
+        return [index[id(v)] for v in getattr(model, attribute)]
+
+    def _jax_train_step(self, state, data):
+        import jax
+        from keras.src.backend.common.stateless_scope import StatelessScope
+
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        trainable, non_trainable = list(trainable), list(non_trainable)
+        real, labels = self._unpack(data)
+
+        with StatelessScope(state_mapping=list(zip(self.non_trainable_variables, non_trainable))) as scope:
+            z = self._noise(ops.shape(real)[0])
+        non_trainable = [
+            value if scope.get_current_value(v) is None else scope.get_current_value(v)
+            for v, value in zip(self.non_trainable_variables, non_trainable)
+        ]
+        g_at, d_at = self._positions("trainable_variables", self.generator), self._positions("trainable_variables", self.discriminator)
+        g_nt_at = self._positions("non_trainable_variables", self.generator)
+        d_nt_at = self._positions("non_trainable_variables", self.discriminator)
+
+        def losses(g_weights, d_weights):
+            g_state = [non_trainable[i] for i in g_nt_at]
+            d_state = [non_trainable[i] for i in d_nt_at]
+            fake, g_state = self.generator.stateless_call(g_weights, g_state, self._g_inputs(z, labels), training=True)
+            real_logits, d_state = self.discriminator.stateless_call(d_weights, d_state, self._d_inputs(real, labels), training=True)
+            fake_logits, d_state = self.discriminator.stateless_call(d_weights, d_state, self._d_inputs(fake, labels), training=True)
+            return _pair_of_losses(real_logits, fake_logits), (g_state, d_state)
+
+        g_weights, d_weights = [trainable[i] for i in g_at], [trainable[i] for i in d_at]
+        (d_loss, g_loss), backward, (g_state, d_state) = jax.vjp(losses, g_weights, d_weights, has_aux=True)
+        one, zero = ops.ones_like(d_loss), ops.zeros_like(d_loss)
+        _, d_grads = backward((one, zero))
+        g_grads, _ = backward((zero, one))
+
+        grads = [None] * len(trainable)
+        for positions, values in ((g_at, g_grads), (d_at, d_grads)):
+            for i, value in zip(positions, values):
+                grads[i] = value
+        for positions, values in ((g_nt_at, g_state), (d_nt_at, d_state)):
+            for i, value in zip(positions, values):
+                non_trainable[i] = value
+        trainable, optimizer_variables = self.optimizer.stateless_apply(optimizer_variables, grads, trainable)
+
+        with StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_variables))) as scope:
+            logs = self._record(d_loss, g_loss)
+        metrics_variables = [
+            value if scope.get_current_value(v) is None else scope.get_current_value(v)
+            for v, value in zip(self.metrics_variables, metrics_variables)
+        ]
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
