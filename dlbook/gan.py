@@ -20,6 +20,7 @@ the labels as a second input.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -61,12 +62,18 @@ class GAN(keras.Model):
         """Generate: ``inputs`` is ``z``, or ``[z, labels]`` for a conditional GAN."""
         return self.generator(inputs, training=training)
 
-    def generate(self, n: int | None = None, labels=None, seed=None):
-        """``n`` images (or one per label) from fresh noise, as a NumPy array."""
+    def generate(self, n: int | None = None, labels=None, noise=None, seed=None):
+        """Images from the generator in inference mode, as a NumPy array.
+
+        Give ``n`` (unconditional), or ``labels`` (one image per label); ``noise`` fixes ``z``
+        (shape ``(n, latent_dim)``), otherwise it is drawn with ``seed``.
+        """
         if labels is not None:
             labels = ops.convert_to_tensor(labels, dtype="int32")
             n = ops.shape(labels)[0]
-        z = keras.random.normal((n, self.latent_dim), seed=seed)
+        elif noise is not None:
+            n = len(noise)
+        z = ops.convert_to_tensor(noise, dtype="float32") if noise is not None else keras.random.normal((n, self.latent_dim), seed=seed)
         return ops.convert_to_numpy(self.generator(self._g_inputs(z, labels), training=False))
 
     def _g_inputs(self, z, labels):
@@ -187,3 +194,23 @@ class GAN(keras.Model):
             for v, value in zip(self.metrics_variables, metrics_variables)
         ]
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+class SnapshotCallback(keras.callbacks.Callback):
+    """Generates the same samples (fixed noise and labels) after every ``every`` epochs.
+
+    ``snapshots`` holds ``(epoch, images)`` pairs, to show how samples evolve during training.
+    """
+
+    def __init__(self, n: int = 10, labels=None, every: int = 1, seed: int = 0):
+        super().__init__()
+        self.labels = None if labels is None else np.asarray(labels, dtype="int32")
+        self.n = len(self.labels) if self.labels is not None else n
+        self.every = every
+        self.seed = seed
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            noise = np.random.default_rng(self.seed).normal(size=(self.n, self.model.latent_dim)).astype("float32")
+            self.snapshots.append((epoch + 1, self.model.generate(labels=self.labels, noise=noise)))

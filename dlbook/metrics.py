@@ -13,3 +13,35 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     matrix = np.zeros((num_classes, num_classes), dtype="int64")
     np.add.at(matrix, (y_true, y_pred), 1)
     return matrix
+
+
+def confident_share(probabilities, threshold: float = 0.9) -> float:
+    """Share of samples whose most likely class has probability at least ``threshold``."""
+    probabilities = np.asarray(probabilities, dtype="float64")
+    return float(np.mean(probabilities.max(axis=1) >= threshold))
+
+
+def class_entropy(probabilities) -> float:
+    """Entropy (nats) of the histogram of predicted classes: ``log(num_classes)`` when balanced.
+
+    Low values mean a generator draws only a few classes (mode collapse).
+    """
+    probabilities = np.asarray(probabilities)
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
+    shares = counts[counts > 0] / counts.sum()
+    return float(-(shares * np.log(shares)).sum())
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature vectors.
+
+    ``|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))``: the FID formula, here on whatever
+    features are given (chapter 08 uses its digit classifier's penultimate layer). The trace of
+    the matrix square root is the sum of the square roots of the eigenvalues of ``S_a S_b``.
+    """
+    a, b = np.asarray(features_a, dtype="float64"), np.asarray(features_b, dtype="float64")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    eigenvalues = np.linalg.eigvals(cov_a @ cov_b).real.clip(min=0)
+    trace_sqrt = np.sqrt(eigenvalues).sum()
+    return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)

@@ -53,13 +53,14 @@ def record_result(
     chapter: int | str,
     metric: str,
     value: float,
-    target: float,
+    target: float | None,
     higher_is_better: bool = True,
 ) -> None:
     """Record a chapter's headline metric, then assert that it meets ``target``.
 
     The record is written even when the target is missed, so the results table shows failures.
-    ``target`` is the bound for the current mode, usually ``dlbook.pick(fast=..., full=...)``.
+    ``target`` is the bound for the current mode, usually ``dlbook.pick(fast=..., full=...)``;
+    ``None`` records a metric that has no bound yet.
     """
     if not re.fullmatch(r"[a-z][a-z0-9_]*", metric):
         raise ValueError(f"Metric names are snake_case (e.g. 'test_rmse'), got {metric!r}.")
@@ -67,12 +68,15 @@ def record_result(
     if math.isnan(value):
         raise AssertionError(f"Chapter {chapter}: {metric} is NaN; training diverged.")
     config = current()
-    passed = value >= target if higher_is_better else value <= target
+    if target is None:
+        passed = True
+    else:
+        passed = value >= target if higher_is_better else value <= target
     record = {
         "chapter": f"{int(chapter):02d}",
         "metric": metric,
         "value": value,
-        "target": float(target),
+        "target": None if target is None else float(target),
         "higher_is_better": higher_is_better,
         "passed": passed,
         "mode": config.mode,
@@ -92,6 +96,9 @@ def record_result(
             json.dump(records, f, indent=2, ensure_ascii=False)
         os.replace(tmp, path)
     relation = ">=" if higher_is_better else "<="
+    if target is None:
+        print(f"chapter {record['chapter']}: {metric} = {value:.4g} (no target); recorded in {path}")
+        return
     verdict = "meets" if passed else "MISSES"
     print(f"chapter {record['chapter']}: {metric} = {value:.4g} {verdict} the {config.mode}-mode "
           f"target {relation} {target:g}; recorded in {path}")
@@ -110,8 +117,9 @@ def format_results(records: list[dict]) -> str:
     ]
     for r in records:
         relation = ">=" if r["higher_is_better"] else "<="
+        target = "—" if r["target"] is None else f"{relation} {r['target']:g}"
         lines.append(
-            f"| {r['chapter']} | {r['metric']} | {r['value']:.4g} | {relation} {r['target']:g} | "
+            f"| {r['chapter']} | {r['metric']} | {r['value']:.4g} | {target} | "
             f"{'yes' if r['passed'] else 'NO'} | {r['mode']} | {r['backend']} | {r['device']} | "
             f"{r['precision']} | {r['wall_time_s']:.0f} s |"
         )

@@ -103,3 +103,17 @@ def test_unconditional_generate():
     gan = tiny_gan()
     assert gan.generate(5).shape == (5, 4)
     np.testing.assert_allclose(gan.generate(2), 0.5)  # the zero-kernel generator outputs its bias
+
+
+def test_snapshot_callback_records_fixed_samples():
+    from dlbook.gan import SnapshotCallback
+
+    gan = conditional_gan()
+    gan.compile(optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    snapshots = SnapshotCallback(labels=[0, 1, 2], every=2)
+    images = np.zeros((8, 28, 28, 1), "float32")
+    gan.fit(images, np.arange(8) % 10, batch_size=4, epochs=4, verbose=0, callbacks=[snapshots])
+    assert [epoch for epoch, _ in snapshots.snapshots] == [2, 4]
+    assert all(grid.shape == (3, 28, 28, 1) for _, grid in snapshots.snapshots)
+    noise = np.ones((2, 8), "float32")
+    np.testing.assert_allclose(gan.generate(labels=[5, 5], noise=noise)[0], gan.generate(labels=[5, 5], noise=noise)[1], atol=1e-6)

@@ -54,3 +54,11 @@ def test_format_results(configured):
     table = format_results(load_results())
     assert table.splitlines()[0].startswith("| chapter | metric | value | target")
     assert "| 03 | test_rmse | 65 | <= 80 | yes | fast |" in table
+
+
+def test_a_metric_without_target_is_recorded_without_assertion(configured, capsys):
+    dlbook.record_result(8, "frechet_distance", 12.5, target=None, higher_is_better=False)
+    [record] = load_results()
+    assert record["target"] is None and record["passed"] is True
+    assert "(no target)" in capsys.readouterr().out
+    assert "| 08 | frechet_distance | 12.5 | — | yes |" in format_results([record])
