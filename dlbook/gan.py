@@ -35,6 +35,11 @@ def _pair_of_losses(real_logits, fake_logits):
     return d_loss, g_loss
 
 
+def _values_after(scope, variables, values):
+    """The variables' values as a StatelessScope left them (unchanged ones as given)."""
+    return [value if scope.get_current_value(v) is None else scope.get_current_value(v) for v, value in zip(variables, values)]
+
+
 class GAN(keras.Model):
     """Generator + discriminator, trained adversarially by ``fit()``.
 
@@ -148,18 +153,14 @@ class GAN(keras.Model):
 
     def _jax_train_step(self, state, data):
         import jax
-        from keras.src.backend.common.stateless_scope import StatelessScope
 
         trainable, non_trainable, optimizer_variables, metrics_variables = state
         trainable, non_trainable = list(trainable), list(non_trainable)
         real, labels = self._unpack(data)
 
-        with StatelessScope(state_mapping=list(zip(self.non_trainable_variables, non_trainable))) as scope:
-            z = self._noise(ops.shape(real)[0])
-        non_trainable = [
-            value if scope.get_current_value(v) is None else scope.get_current_value(v)
-            for v, value in zip(self.non_trainable_variables, non_trainable)
-        ]
+        with keras.StatelessScope(state_mapping=list(zip(self.non_trainable_variables, non_trainable))) as scope:
+            z = self._noise(ops.shape(real)[0])  # advances the seed generator's state in `scope`
+        non_trainable = _values_after(scope, self.non_trainable_variables, non_trainable)
         g_at, d_at = self._positions("trainable_variables", self.generator), self._positions("trainable_variables", self.discriminator)
         g_nt_at = self._positions("non_trainable_variables", self.generator)
         d_nt_at = self._positions("non_trainable_variables", self.discriminator)
@@ -187,12 +188,9 @@ class GAN(keras.Model):
                 non_trainable[i] = value
         trainable, optimizer_variables = self.optimizer.stateless_apply(optimizer_variables, grads, trainable)
 
-        with StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_variables))) as scope:
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_variables))) as scope:
             logs = self._record(d_loss, g_loss)
-        metrics_variables = [
-            value if scope.get_current_value(v) is None else scope.get_current_value(v)
-            for v, value in zip(self.metrics_variables, metrics_variables)
-        ]
+        metrics_variables = _values_after(scope, self.metrics_variables, metrics_variables)
         return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
 
 

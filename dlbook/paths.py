@@ -6,10 +6,16 @@ checkout of the book, in an installed package, and in CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import platformdirs
+
+try:
+    import fcntl
+except ImportError:  # Windows: no locking; writes stay atomic.
+    fcntl = None
 
 
 def project_root() -> Path | None:
@@ -70,3 +76,16 @@ def absolutize_path_variables() -> None:
     for name in PATH_VARIABLES:
         if os.environ.get(name):
             os.environ[name] = str(Path(os.environ[name]).expanduser().resolve())
+
+
+@contextlib.contextmanager
+def locked(path: Path):
+    """Hold an exclusive lock on ``path`` (a hidden ``.NAME.lock`` beside it) for the block.
+
+    Chapters run in parallel under pytest-xdist; this keeps them from writing one file at once.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        if fcntl:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -7,7 +7,6 @@ each other's results.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import math
@@ -18,27 +17,13 @@ import time
 from pathlib import Path
 
 from dlbook.config import current
-from dlbook.paths import build_dir
-
-try:
-    import fcntl
-except ImportError:  # Windows: no lock, still an atomic write.
-    fcntl = None
+from dlbook.paths import build_dir, locked
 
 KEY = ("chapter", "metric", "mode", "backend")
 
 
 def results_path() -> Path:
     return build_dir() / "results.json"
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def load_results(path: Path | None = None) -> list[dict]:
@@ -87,7 +72,7 @@ def record_result(
         "recorded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     path = results_path()
-    with _locked(path):
+    with locked(path):
         records = [r for r in load_results(path) if any(r.get(k) != record[k] for k in KEY)]
         records.append(record)
         records.sort(key=lambda r: tuple(str(r.get(k)) for k in KEY))

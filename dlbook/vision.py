@@ -7,7 +7,6 @@ missing, trains it with the same code: no chapter depends on another having run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 from pathlib import Path
@@ -17,12 +16,7 @@ import numpy as np
 
 from dlbook.config import current, pick
 from dlbook.data import load_mnist
-from dlbook.paths import models_dir
-
-try:
-    import fcntl
-except ImportError:  # Windows: no lock.
-    fcntl = None
+from dlbook.paths import locked, models_dir
 
 layers = keras.layers
 
@@ -108,19 +102,10 @@ def classifier_path() -> Path:
     return models_dir() / f"digit_classifier_{current().mode}.keras"
 
 
-@contextlib.contextmanager
-def _lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
-        if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def save_digit_classifier(model: keras.Model) -> Path:
     """Save the classifier to the model cache (atomically) for later chapters."""
     path = classifier_path()
-    with _lock(path):
+    with locked(path):
         _save_atomically(model, path)
     return path
 
@@ -137,7 +122,7 @@ def _save_atomically(model: keras.Model, path: Path) -> None:
 def load_digit_classifier(verbose: bool = True) -> keras.Model:
     """The cached digit classifier of the current mode; trained (and cached) first if missing."""
     path = classifier_path()
-    with _lock(path):
+    with locked(path):
         if path.is_file():
             if verbose:
                 print(f"Loaded the digit classifier from {path}")

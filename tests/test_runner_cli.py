@@ -84,3 +84,14 @@ def test_python_m_dlbook_runs(isolated):
     run = subprocess.run([sys.executable, "-m", "dlbook", "data", "verify", "bike_sharing"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0 and "missing  bike_sharing/hour.csv" in run.stdout
+
+
+def test_run_chapters_reports_each_outcome_and_goes_on(isolated, tmp_path, capsys):
+    good, bad = tmp_path / "01_good.md", tmp_path / "02_bad.md"
+    good.write_text("# Good\n\n```python\nprint('fine')\n```\n")
+    bad.write_text("# Bad\n\n```python\nraise ValueError('no good')\n```\n")
+    outcomes = runner.run_chapters([bad, good])
+    assert outcomes[0][0] == bad and "no good" in outcomes[0][1]
+    assert outcomes[1] == (good, None)
+    out = capsys.readouterr().out
+    assert "==> 02_bad.md: Bad" in out and "FAILED" in out and "done in" in out
