@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -27,7 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dlbook.hub import DATA_HUB, Dataset, RemoteFile
-from dlbook.paths import data_dir
+from dlbook.paths import atomic_path, data_dir
 
 MIRROR_HELP = (
     "To work offline, point DLBOOK_MIRROR at a folder laid out as <dataset>/<file>, e.g.\n"
@@ -115,11 +114,7 @@ def cached_path(name: str, file: str | None = None) -> Path:
 
 def _install(target: Path, remote: RemoteFile, write, origin: str) -> None:
     """Write a copy with ``write(tmp_path)``, check its sha256, then move it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target, suffix=".part") as tmp:
         write(tmp)
         actual = sha256_of(tmp)
         if actual != remote.sha256:
@@ -131,9 +126,6 @@ def _install(target: Path, remote: RemoteFile, write, origin: str) -> None:
                 "source with a good copy (data/README.md says where each file comes from), or "
                 "unset DLBOOK_MIRROR to download it."
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _download(url: str, dest: Path, label: str) -> None:

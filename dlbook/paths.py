@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 import platformdirs
@@ -89,3 +90,21 @@ def locked(path: Path):
         if fcntl:
             fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, suffix: str = ""):
+    """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
+
+    If the block raises, the temporary file is removed and ``path`` is left as it was, so readers
+    never see a partial file. ``suffix`` keeps an extension that a writer insists on (``.keras``).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -10,14 +10,12 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 from dlbook.config import current
-from dlbook.paths import build_dir, locked
+from dlbook.paths import atomic_path, build_dir, locked
 
 KEY = ("chapter", "metric", "mode", "backend")
 
@@ -76,10 +74,8 @@ def record_result(
         records = [r for r in load_results(path) if any(r.get(k) != record[k] for k in KEY)]
         records.append(record)
         records.sort(key=lambda r: tuple(str(r.get(k)) for k in KEY))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results.", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(records, f, indent=2, ensure_ascii=False)
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".json") as tmp:
+            tmp.write_text(json.dumps(records, indent=2, ensure_ascii=False))
     relation = ">=" if higher_is_better else "<="
     if target is None:
         print(f"chapter {record['chapter']}: {metric} = {value:.4g} (no target); recorded in {path}")

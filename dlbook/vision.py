@@ -8,7 +8,6 @@ missing, trains it with the same code: no chapter depends on another having run.
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import keras
@@ -16,7 +15,7 @@ import numpy as np
 
 from dlbook.config import current, pick
 from dlbook.data import load_mnist
-from dlbook.paths import locked, models_dir
+from dlbook.paths import atomic_path, locked, models_dir
 
 layers = keras.layers
 
@@ -111,12 +110,8 @@ def save_digit_classifier(model: keras.Model) -> Path:
 
 
 def _save_atomically(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{os.getpid()}.{path.name}")
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_digit_classifier(verbose: bool = True) -> keras.Model:

@@ -52,3 +52,18 @@ def test_locked_excludes_a_second_holder(tmp_path):
     thread.join(timeout=5)
     assert events == ["first done", "second"]
     assert (tmp_path / ".results.json.lock").exists()
+
+
+def test_atomic_path_replaces_on_success_and_cleans_up_on_error(tmp_path):
+    import pytest
+
+    target = tmp_path / "out" / "file.json"
+    with paths.atomic_path(target, suffix=".json") as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".json" and tmp != target
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    with pytest.raises(RuntimeError):
+        with paths.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("writer failed")
+    assert target.read_text() == "new" and sorted(p.name for p in target.parent.iterdir()) == ["file.json"]
