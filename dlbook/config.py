@@ -77,8 +77,18 @@ def _choose(value: str | None, env: str, allowed: tuple[str, ...], default: str)
     return chosen
 
 
+def _choose_seed(value: int | None) -> int:
+    if value is not None:
+        return int(value)
+    text = os.environ.get("DLBOOK_SEED") or "42"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"$DLBOOK_SEED is {text!r}; expected an integer.") from None
+
+
 def setup(
-    seed: int = 42,
+    seed: int | None = None,
     mode: str | None = None,
     precision: str | None = None,
     verbose: bool = True,
@@ -86,9 +96,10 @@ def setup(
     """Seed Python, NumPy and the backend; choose mode and precision; print one summary line.
 
     Call it once at the top of a chapter. It returns the :class:`Config`, which
-    :func:`current` also returns later.
+    :func:`current` also returns later. The seed is ``seed``, else ``$DLBOOK_SEED``, else 42.
     """
     global _current
+    seed = _choose_seed(seed)
     device, accelerator = detect_device()
     mode = _choose(mode, "DLBOOK_MODE", MODES, "full" if accelerator else "fast")
     default_precision = "mixed_bfloat16" if accelerator and mode == "full" else "float32"

@@ -13,7 +13,6 @@ an atomic rename, so the cache never holds a partial or corrupt file.
 from __future__ import annotations
 
 import difflib
-import gzip
 import hashlib
 import os
 import shutil
@@ -21,8 +20,6 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from dlbook.hub import DATA_HUB, Dataset, RemoteFile
@@ -194,36 +191,3 @@ def verify(name: str | None = None) -> list[tuple[str, str, str]]:
                 status = "ok" if sha256_of(path) == remote.sha256 else "corrupt"
             report.append((ds_name, remote.name, status))
     return report
-
-
-def load_bike_sharing(resolution: str = "hour") -> pd.DataFrame:
-    """The UCI bike-sharing table (``hour`` or ``day``), with ``dteday`` parsed as a date."""
-    if resolution not in ("hour", "day"):
-        raise ValueError(f"resolution must be 'hour' or 'day', got {resolution!r}.")
-    return pd.read_csv(fetch("bike_sharing", f"{resolution}.csv"), parse_dates=["dteday"])
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read an idx file (the MNIST format), gzipped or not, into a NumPy array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes (bad magic number).")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    expected = int(np.prod(shape))
-    if len(data) - offset != expected:
-        raise ValueError(f"{path}: header says {shape} ({expected} bytes), found {len(data) - offset}.")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
-
-
-def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """MNIST as ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels."""
-    def part(prefix: str):
-        images = read_idx(fetch("mnist", f"{prefix}-images-idx3-ubyte.gz"))
-        labels = read_idx(fetch("mnist", f"{prefix}-labels-idx1-ubyte.gz"))
-        return images, labels
-
-    return part("train"), part("t10k")

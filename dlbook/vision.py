@@ -8,16 +8,43 @@ missing, trains it with the same code: no chapter depends on another having run.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from dlbook.config import current, pick
-from dlbook.data import load_mnist
+from dlbook.data import fetch
 from dlbook.paths import atomic_path, locked, models_dir
 
 layers = keras.layers
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an idx file (the MNIST format), gzipped or not, into a NumPy array."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise ValueError(f"{path} is not an idx file of unsigned bytes (bad magic number).")
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape))
+    if len(data) - offset != expected:
+        raise ValueError(f"{path}: header says {shape} ({expected} bytes), found {len(data) - offset}.")
+    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """MNIST as ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels."""
+    def part(prefix: str):
+        images = read_idx(fetch("mnist", f"{prefix}-images-idx3-ubyte.gz"))
+        labels = read_idx(fetch("mnist", f"{prefix}-labels-idx1-ubyte.gz"))
+        return images, labels
+
+    return part("train"), part("t10k")
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ Loaded with ``-p tests.chapter_plugin`` (see ``pyproject.toml``).
 
 from __future__ import annotations
 
+import os
 import re
 import types
 
@@ -21,6 +22,8 @@ CHAPTER_NAME = re.compile(r"\d\d_\w+\.md$")
 
 
 def pytest_configure(config):
+    # The test suite is for fast mode, on any device, unless the user asks for full mode.
+    os.environ.setdefault("DLBOOK_MODE", "fast")
     # Kernels start in chapters/; relative DLBOOK_* paths given at the root must still resolve.
     absolutize_path_variables()
 

@@ -16,14 +16,17 @@ def restore_policy():
     keras.config.set_dtype_policy("float32")
 
 
-def test_setup_on_a_cpu_defaults_to_fast_float32(monkeypatch, capsys):
+def test_setup_defaults_follow_the_device(monkeypatch, capsys):
+    """Fast float32 on a CPU; full mixed_bfloat16 on an accelerator (whichever this machine has)."""
     monkeypatch.delenv("DLBOOK_MODE", raising=False)
     monkeypatch.delenv("DLBOOK_PRECISION", raising=False)
     chosen = dlbook.setup(seed=3)
-    assert (chosen.mode, chosen.precision, chosen.accelerator) == ("fast", "float32", False)
-    assert chosen.backend == keras.backend.backend() and chosen.device.startswith("CPU")
+    expected = ("full", "mixed_bfloat16") if chosen.accelerator else ("fast", "float32")
+    assert (chosen.mode, chosen.precision) == expected
+    assert chosen.backend == keras.backend.backend()
+    assert chosen.device.startswith("CPU") != chosen.accelerator
     line = capsys.readouterr().out.strip()
-    assert line == chosen.summary() and f"backend={chosen.backend}" in line and "mode=fast" in line
+    assert line == chosen.summary() and f"backend={chosen.backend}" in line and f"mode={chosen.mode}" in line
     assert dlbook.current() is chosen
 
 
@@ -62,3 +65,12 @@ def test_setup_seeds_numpy_and_keras():
 def test_detect_device_describes_the_cpu():
     description, accelerator = config.detect_device()
     assert description.startswith("CPU (") and accelerator is False
+
+
+def test_seed_from_the_environment(monkeypatch):
+    monkeypatch.setenv("DLBOOK_SEED", "5")
+    assert dlbook.setup(verbose=False).seed == 5
+    assert dlbook.setup(seed=9, verbose=False).seed == 9
+    monkeypatch.setenv("DLBOOK_SEED", "five")
+    with pytest.raises(ValueError, match=r"\$DLBOOK_SEED is 'five'; expected an integer"):
+        dlbook.setup(verbose=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import zipfile
 
 import numpy as np
@@ -11,9 +10,6 @@ import pytest
 
 from dlbook import data, hub
 from tests.conftest import shared_mirror
-
-needs_mirror = pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror (../shared/data)")
-
 
 def test_fetch_copies_from_the_mirror_and_then_uses_the_cache(toy, monkeypatch):
     monkeypatch.setenv("DLBOOK_MIRROR", str(toy.mirror))
@@ -129,9 +125,13 @@ def test_every_registered_dataset_has_a_source_license_and_citation():
             assert all(url.startswith("https://") for url in remote.urls)
 
 
-@needs_mirror
 def test_registry_matches_the_mirror_manifest():
-    """Every file of the shared mirror is registered with the same size and sha256."""
+    """Every file of the offline mirror is registered with the same size and sha256.
+
+    The manifest exists only beside a mirror; CI always has one (and fails on any skip).
+    """
+    if shared_mirror() is None:
+        pytest.skip("no offline mirror, so no MANIFEST.tsv to compare the registry with")
     with open(shared_mirror() / "MANIFEST.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     assert rows
@@ -139,48 +139,3 @@ def test_registry_matches_the_mirror_manifest():
         folder, name = row["file"].split("/")
         remote = hub.DATA_HUB[folder].file(name)
         assert (remote.sha256, remote.size) == (row["sha256"], int(row["bytes"])), row["file"]
-
-
-def _write_idx(path, array):
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def test_read_idx_round_trip(tmp_path):
-    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    _write_idx(tmp_path / "a.idx3-ubyte.gz", array)
-    np.testing.assert_array_equal(data.read_idx(tmp_path / "a.idx3-ubyte.gz"), array)
-
-
-def test_read_idx_rejects_other_files(tmp_path):
-    (tmp_path / "bad").write_bytes(b"\x1f\x8b not idx")
-    with pytest.raises(ValueError, match="not an idx file"):
-        data.read_idx(tmp_path / "bad")
-    truncated = tmp_path / "short.gz"
-    with gzip.open(truncated, "wb") as f:
-        f.write(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + b"abc")
-    with pytest.raises(ValueError, match="header says"):
-        data.read_idx(truncated)
-
-
-@needs_mirror
-def test_load_mnist(isolated, monkeypatch):
-    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
-    (x_train, y_train), (x_test, y_test) = data.load_mnist()
-    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
-    assert x_train.dtype == np.uint8 and x_train.max() == 255
-    assert sorted(np.unique(y_train)) == list(range(10)) and y_test.shape == (10000,)
-    assert y_train[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known first training labels
-
-
-@needs_mirror
-def test_load_bike_sharing(isolated, monkeypatch):
-    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
-    hours = data.load_bike_sharing("hour")
-    assert len(hours) == 17379 and {"cnt", "hr", "weathersit", "dteday"} <= set(hours.columns)
-    assert (hours.casual + hours.registered == hours.cnt).all()
-    assert str(hours.dteday.dtype).startswith("datetime64")
-    assert len(data.load_bike_sharing("day")) == 731
-    with pytest.raises(ValueError, match="'hour' or 'day'"):
-        data.load_bike_sharing("minute")

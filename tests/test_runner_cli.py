@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from dlbook import cli, runner
-from tests.conftest import ROOT, shared_mirror
+from tests.conftest import ROOT
 
 
 def test_chapters_are_listed_in_order_with_titles():
@@ -79,7 +79,6 @@ def test_cli_results_and_info(isolated, capsys):
     assert "keras" in out and "backend" in out and "mode       fast" in out
 
 
-@pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror")
 def test_python_m_dlbook_runs(isolated):
     run = subprocess.run([sys.executable, "-m", "dlbook", "data", "verify", "bike_sharing"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)

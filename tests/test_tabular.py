@@ -40,3 +40,13 @@ def test_split_last_days(table):
     assert len(before) == 4 and len(last) == 2 and (last.day == "2024-01-03").all()
     with pytest.raises(ValueError, match="between 1 and 2"):
         tabular.split_last_days(table, days=3, date_column="day")
+
+
+def test_load_bike_sharing(real_data):
+    hours = tabular.load_bike_sharing("hour")
+    assert len(hours) == 17379 and {"cnt", "hr", "weathersit", "dteday"} <= set(hours.columns)
+    assert (hours.casual + hours.registered == hours.cnt).all()
+    assert str(hours.dteday.dtype).startswith("datetime64")
+    assert len(tabular.load_bike_sharing("day")) == 731
+    with pytest.raises(ValueError, match="'hour' or 'day'"):
+        tabular.load_bike_sharing("minute")

@@ -6,13 +6,14 @@ chapter 05's model runs on TensorFlow, JAX and PyTorch.
 
 from __future__ import annotations
 
+import gzip
+
 import keras
 import numpy as np
 import pytest
 
 import dlbook
 from dlbook import vision
-from tests.conftest import shared_mirror
 
 
 def striped_digits(n: int = 320, seed: int = 0) -> vision.Digits:
@@ -39,9 +40,7 @@ def test_to_model_input_scales_and_adds_a_channel():
     np.testing.assert_allclose(x[0, :, :, 0], [[0, 1], [0.2, 0.4]])
 
 
-@pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror")
-def test_load_digits(isolated, monkeypatch):
-    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
+def test_load_digits(real_data):
     digits = vision.load_digits(train_size=1000)
     assert digits.x_train.shape == (1000, 28, 28, 1) and digits.x_test.shape == (10000, 28, 28, 1)
     assert 0.0 <= digits.x_train.min() and digits.x_train.max() == 1.0 and digits.y_test.dtype == np.int32
@@ -54,11 +53,9 @@ def test_classifier_shapes_and_trunk():
     assert features.shape == (2, 128)
 
 
-@pytest.mark.skipif(shared_mirror() is None, reason="no offline dataset mirror")
 @pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
-def test_chapter_05_model_trains(fast_mode, monkeypatch, precision):
+def test_chapter_05_model_trains(fast_mode, real_data, precision):
     """A short training of chapter 05's classifier on 2 560 MNIST digits, float32 and mixed_bfloat16."""
-    monkeypatch.setenv("DLBOOK_MIRROR", str(shared_mirror()))
     keras.config.set_dtype_policy(precision)
     mnist = vision.load_digits(train_size=2560)
     digits = vision.Digits(mnist.x_train, mnist.y_train, mnist.x_test[:1000], mnist.y_test[:1000])
@@ -117,3 +114,34 @@ def test_addition_pairs():
     np.testing.assert_array_equal(sums, first.ravel().astype(int) % 10 + second.ravel().astype(int) % 10)
     (more_first, _), more_sums = vision.addition_pairs(images, labels, n_pairs=50, seed=0)
     assert len(more_first) == 50 and more_sums.max() <= 18
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_read_idx_round_trip(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    _write_idx(tmp_path / "a.idx3-ubyte.gz", array)
+    np.testing.assert_array_equal(vision.read_idx(tmp_path / "a.idx3-ubyte.gz"), array)
+
+
+def test_read_idx_rejects_other_files(tmp_path):
+    (tmp_path / "bad").write_bytes(b"\x1f\x8b not idx")
+    with pytest.raises(ValueError, match="not an idx file"):
+        vision.read_idx(tmp_path / "bad")
+    truncated = tmp_path / "short.gz"
+    with gzip.open(truncated, "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + b"abc")
+    with pytest.raises(ValueError, match="header says"):
+        vision.read_idx(truncated)
+
+
+def test_load_mnist(real_data):
+    (x_train, y_train), (x_test, y_test) = vision.load_mnist()
+    assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
+    assert x_train.dtype == np.uint8 and x_train.max() == 255
+    assert sorted(np.unique(y_train)) == list(range(10)) and y_test.shape == (10000,)
+    assert y_train[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known first training labels
