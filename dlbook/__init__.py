@@ -23,6 +23,7 @@ _EXPORTS = {
     "setup": "dlbook.config",
     "current": "dlbook.config",
     "pick": "dlbook.config",
+    "compile_options": "dlbook.config",
     "record_result": "dlbook.results",
     "value_and_grad": "dlbook.autodiff",
     "grad": "dlbook.autodiff",

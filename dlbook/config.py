@@ -128,3 +128,21 @@ def current() -> Config:
 def pick(*, fast, full):
     """Return ``fast`` or ``full`` according to the current mode, e.g. ``pick(fast=3, full=100)``."""
     return fast if current().mode == "fast" else full
+
+
+def compile_options() -> dict:
+    """Keyword arguments for ``model.compile(...)`` that make training fast where it runs.
+
+    Small models spend most of a step in per-step overhead, so every backend runs several steps
+    per call (``steps_per_execution``). XLA (``jit_compile``) is on for JAX and on accelerators;
+    on a CPU, TensorFlow's XLA is slower than its default graph mode, and PyTorch's compiler
+    costs more than it saves. ``benchmarks/training_speed.py`` measures the choices.
+    """
+    config = current()
+    if config.backend == "jax":
+        jit = True
+    elif config.backend == "tensorflow":
+        jit = config.accelerator
+    else:
+        jit = False
+    return {"jit_compile": jit, "steps_per_execution": 32}
