@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -80,15 +81,27 @@ def absolutize_path_variables() -> None:
 
 
 @contextlib.contextmanager
-def locked(path: Path):
+def locked(path: Path, *, purpose: str | None = None):
     """Hold an exclusive lock on ``path`` (a hidden ``.NAME.lock`` beside it) for the block.
 
     Chapters run in parallel under pytest-xdist; this keeps them from writing one file at once.
+    If another process holds the lock, print one line to stderr saying what this process waits
+    for, then wait, so that a chapter that seems stuck is visibly waiting, not hung. ``purpose``
+    says who probably holds it (``"e.g. a chapter training the digit classifier"``); without it
+    the line gives a generic hint.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         if fcntl:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                in_model_cache = path.resolve().is_relative_to(models_dir())
+                holder = purpose or ("e.g. a chapter training the model cached there" if in_model_cache
+                                     else "e.g. another chapter writing it")
+                print(f"dlbook: waiting for {path} (another process holds its lock; {holder}) ...",
+                      file=sys.stderr, flush=True)
+                fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 

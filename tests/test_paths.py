@@ -67,3 +67,53 @@ def test_atomic_path_replaces_on_success_and_cleans_up_on_error(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("writer failed")
     assert target.read_text() == "new" and sorted(p.name for p in target.parent.iterdir()) == ["file.json"]
+
+
+def _lock_waiter(target, purpose=None):
+    """A second process that waits for ``paths.locked(target)`` and prints ``acquired`` once it holds it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from dlbook import paths\n"
+            f"with paths.locked(Path({str(target)!r}), purpose={purpose!r}):\n"
+            "    print('acquired', flush=True)\n")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _first_stderr_line(process, patience_s=60):
+    """The first line the process writes to stderr (empty if it writes none within ``patience_s``)."""
+    import select
+
+    ready, _, _ = select.select([process.stderr], [], [], patience_s)
+    return process.stderr.readline() if ready else ""
+
+
+def test_locked_says_what_a_second_process_waits_for(tmp_path):
+    target = tmp_path / "results.json"
+    with paths.locked(target):
+        waiter = _lock_waiter(target, purpose="e.g. a chapter training the digit classifier")
+        message = _first_stderr_line(waiter)
+        assert message == (f"dlbook: waiting for {target} (another process holds its lock; "
+                           "e.g. a chapter training the digit classifier) ...\n")
+        assert waiter.poll() is None, "the second process must wait while the lock is held"
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0 and out == "acquired\n" and err == ""
+
+
+def test_locked_guesses_the_holder_of_a_model_cache_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLBOOK_MODELS", str(tmp_path / "models"))
+    cached_model = tmp_path / "models" / "digit_classifier_fast.keras"
+    with paths.locked(cached_model):
+        waiter = _lock_waiter(cached_model)
+        message = _first_stderr_line(waiter)
+    waiter.communicate(timeout=60)
+    assert message == (f"dlbook: waiting for {cached_model} (another process holds its lock; "
+                       "e.g. a chapter training the model cached there) ...\n")
+    assert waiter.returncode == 0
+
+
+def test_locked_is_silent_when_nobody_holds_the_lock(tmp_path, capsys):
+    with paths.locked(tmp_path / "results.json"):
+        pass
+    assert capsys.readouterr().err == ""
