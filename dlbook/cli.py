@@ -3,12 +3,59 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import os
 import platform
 import sys
 from importlib import metadata
 
 BACKENDS = ("tensorflow", "jax", "torch")
+# How to install each backend into a checkout's environment (the extras of pyproject.toml).
+BACKEND_INSTALL_COMMANDS = {
+    "tensorflow": "pip install -e .",
+    "jax": "pip install -e '.[jax]'",
+    "torch": "pip install -e '.[torch]'",
+}
+
+
+def config_choices() -> dict[str, tuple[str, ...]]:
+    """``MODES`` and ``PRECISIONS`` of :mod:`dlbook.config`, read from its source.
+
+    Importing ``dlbook.config`` loads Keras and its backend (seconds, hundreds of MB), and fails
+    outright on a bad ``$KERAS_BACKEND``, the very thing :func:`check_run_settings` checks; the
+    tuples are literals, so they are read without importing.
+    """
+    source = importlib.util.find_spec("dlbook.config").origin
+    tree = ast.parse(open(source, encoding="utf-8").read(), filename=source)
+    choices = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if node.targets[0].id in ("MODES", "PRECISIONS"):
+                choices[node.targets[0].id] = tuple(ast.literal_eval(node.value))
+    return choices
+
+
+def check_run_settings() -> None:
+    """Check ``$DLBOOK_MODE``, ``$DLBOOK_PRECISION`` and ``$KERAS_BACKEND`` before any kernel starts.
+
+    A bad value would otherwise fail inside every chapter's first cell. Raises ``ValueError``
+    naming the variable, its value and the allowed values, or how to install a missing backend.
+    Unset or empty variables are fine: the defaults apply.
+    """
+    choices = config_choices()
+    allowed = {"DLBOOK_MODE": choices["MODES"], "DLBOOK_PRECISION": choices["PRECISIONS"], "KERAS_BACKEND": BACKENDS}
+    for name, values in allowed.items():
+        value = os.environ.get(name)
+        if value and value not in values:
+            raise ValueError(f"${name} is {value!r}; expected one of {', '.join(values)} "
+                             f"(or unset it for the default).")
+    backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if importlib.util.find_spec(backend) is None:
+        source = "$KERAS_BACKEND" if os.environ.get("KERAS_BACKEND") else "The default backend"
+        raise ValueError(f"{source} is {backend!r}, but {backend} is not installed in this environment "
+                         f"({sys.executable}). Install it from the checkout with "
+                         f"`{BACKEND_INSTALL_COMMANDS[backend]}`, or choose another backend.")
 
 
 def _list(args) -> int:
@@ -21,16 +68,19 @@ def _list(args) -> int:
 
 def _run(args) -> int:
     from dlbook.paths import absolutize_path_variables
-    from dlbook.results import format_results, load_results
     from dlbook.runner import chapter_files, find_chapter, run_chapters
 
     if args.mode:
         os.environ["DLBOOK_MODE"] = args.mode
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
+    check_run_settings()
     absolutize_path_variables()
     paths = chapter_files() if args.chapters == ["all"] else [find_chapter(n) for n in args.chapters]
     outcomes = run_chapters(paths)
+    # dlbook.results loads Keras and its backend: only now, not for the whole run beside the kernels.
+    from dlbook.results import format_results, load_results
+
     failed = [path.name for path, error in outcomes if error]
     print()
     print(format_results(load_results()))

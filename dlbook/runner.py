@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -46,30 +47,112 @@ def _current_python_kernel():
     return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPython())
 
 
+def _clock(seconds: float) -> str:
+    """``seconds`` as ``m:ss`` (or ``h:mm:ss``), for progress lines."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressEcho:
+    """Prints a chapter's progress while it runs: which code cell of how many, the time since the
+    start, and the text the cells write to stdout and stderr, indented, one line at a time.
+
+    :func:`execute_chapter` connects it to nbclient's hooks; it prints to ``sys.stdout`` and
+    flushes each line, so ``dlbook run`` shows a 30-minute chapter as it goes.
+    """
+
+    CELL_INDENT = " " * 4
+    OUTPUT_INDENT = " " * 6
+
+    def __init__(self, code_cell_indices: list[int]):
+        self.code_cell_numbers = {index: number for number, index in enumerate(code_cell_indices, start=1)}
+        self.started = time.perf_counter()
+        self.pending = {}  # stream name ("stdout", "stderr") -> the unfinished last line
+
+    def cell_started(self, cell, cell_index: int, **_) -> None:
+        """Print ``cell 3/14, 0:45 elapsed: <the cell's first line>``."""
+        number = self.code_cell_numbers.get(cell_index, "?")
+        first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
+        if len(first_line) > 60:
+            first_line = first_line[:57] + "..."
+        elapsed = _clock(time.perf_counter() - self.started)
+        self._print(f"{self.CELL_INDENT}cell {number}/{len(self.code_cell_numbers)}, {elapsed} elapsed: {first_line}")
+
+    def stream_text(self, name: str, text: str) -> None:
+        """Print the finished lines of a chunk of stream text; keep an unfinished one for later.
+
+        Progress bars redraw a line with carriage returns and backspaces; only what the line
+        finally shows is printed.
+        """
+        buffer = (self.pending.get(name, "") + text).replace("\r\n", "\n").replace("\b", "")
+        *lines, unfinished = buffer.split("\n")
+        # Of a line being redrawn, the last two drawings suffice (the last may still be empty).
+        self.pending[name] = "\r".join(unfinished.split("\r")[-2:])
+        for line in lines:
+            self._print_output_line(line)
+
+    def finish_streams(self, **_) -> None:
+        """Print what is left of unfinished lines (at the end of a cell)."""
+        for name in list(self.pending):
+            unfinished = self.pending.pop(name)
+            if unfinished:
+                self._print_output_line(unfinished)
+
+    def _print_output_line(self, line: str) -> None:
+        shown = next((part for part in reversed(line.split("\r")) if part), "")
+        self._print(f"{self.OUTPUT_INDENT}{shown}".rstrip())
+
+    @staticmethod
+    def _print(line: str) -> None:
+        print(line, file=sys.stdout, flush=True)
+
+
 def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
     """Execute one chapter with the current environment into ``build/NN_slug.ipynb``.
 
-    The kernel's working directory is ``chapters/``. If a cell fails, the notebook is still
-    written (up to the failing cell) and the error is raised.
+    The kernel's working directory is ``chapters/``. While it runs, the progress of each code cell
+    and the cells' printed output are echoed to stdout (see :class:`ProgressEcho`). If a cell
+    fails, the notebook is still written (up to the failing cell) and the error is raised.
     """
     import jupytext
     import nbformat
     from nbclient import NotebookClient
 
+    class EchoingClient(NotebookClient):
+        """nbclient's client, also handing the text of each stream message to its ``echo``."""
+
+        echo: ProgressEcho
+
+        def output(self, outs, msg, display_id, cell_index):
+            if msg["msg_type"] == "stream":
+                self.echo.stream_text(msg["content"]["name"], msg["content"]["text"])
+            return super().output(outs, msg, display_id, cell_index)
+
     notebook = jupytext.read(path)
     output = build_dir() / f"{path.stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(
+    client = EchoingClient(
         notebook,
         km=_current_python_kernel(),
         timeout=cell_timeout,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    echo = client.echo = ProgressEcho([i for i, cell in enumerate(notebook.cells) if _will_run(client, cell)])
+    client.on_cell_execute = echo.cell_started
+    client.on_cell_executed = echo.finish_streams
     try:
         client.execute()
     finally:
+        echo.finish_streams()
         nbformat.write(notebook, output)
     return output
+
+
+def _will_run(client, cell) -> bool:
+    """Whether nbclient executes ``cell``: a code cell with some source, not tagged to be skipped."""
+    tags = cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and bool(cell.source.strip()) and client.skip_cells_with_tag not in tags
 
 
 def run_chapters(paths: list[Path]) -> list[tuple[Path, str | None]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -94,3 +95,100 @@ def test_run_chapters_reports_each_outcome_and_goes_on(isolated, tmp_path, capsy
     assert outcomes[1] == (good, None)
     out = capsys.readouterr().out
     assert "==> 02_bad.md: Bad" in out and "FAILED" in out and "done in" in out
+
+
+def test_execute_chapter_streams_each_cell_and_its_output(isolated, tmp_path, capsys):
+    chapter = tmp_path / "01_chatty.md"
+    chapter.write_text(
+        "# Chatty\n\n```python\nimport sys\nprint('first cell says hi')\n```\n\nSome prose.\n\n"
+        "```python\nprint('to stderr', file=sys.stderr)\nfor step in range(3):\n"
+        "    print(f'\\rstep {step}', end='')\nprint()\n```\n"
+    )
+    runner.execute_chapter(chapter, cell_timeout=120)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("    cell 1/2, 0:") and lines[0].endswith(" elapsed: import sys")
+    assert lines.index("      first cell says hi") == 1
+    second = next(i for i, line in enumerate(lines) if line.startswith("    cell 2/2, "))
+    assert lines[second].endswith(" elapsed: print('to stderr', file=sys.stderr)")
+    # The kernel sends stdout and stderr separately, so their relative order may vary.
+    assert sorted(lines[second + 1:]) == ["      step 2", "      to stderr"]
+
+
+def test_progress_echo_prints_finished_lines_as_a_terminal_would_show_them(capsys):
+    echo = runner.ProgressEcho(code_cell_indices=[1, 3])
+    echo.stream_text("stdout", "Epoch 1/2\nloss: 0.")
+    assert capsys.readouterr().out == "      Epoch 1/2\n"
+    echo.stream_text("stdout", "5\n\r 1/9 ━\b\b\r 9/9 ━━\r\nno newline")
+    echo.stream_text("stderr", "a warning\r\n")
+    assert capsys.readouterr().out == "      loss: 0.5\n       9/9 ━━\n      a warning\n"
+    echo.finish_streams()
+    assert capsys.readouterr().out == "      no newline\n"
+    echo.finish_streams()
+    assert capsys.readouterr().out == ""
+
+
+def test_progress_echo_numbers_code_cells_and_shortens_long_first_lines(capsys):
+    import nbformat
+
+    echo = runner.ProgressEcho(code_cell_indices=[1, 3])
+    echo.cell_started(nbformat.v4.new_code_cell("\n# " + "x" * 80 + "\nmore"), cell_index=3)
+    line = capsys.readouterr().out.rstrip("\n")
+    assert line.startswith("    cell 2/2, 0:0") and line.endswith(f" elapsed: # {'x' * 55}...")
+    assert runner._clock(59) == "0:59" and runner._clock(3725) == "1:02:05"
+
+
+@pytest.mark.parametrize(("variable", "value", "allowed"), [
+    ("DLBOOK_MODE", "foo", "fast, full"),
+    ("DLBOOK_PRECISION", "float64", "float32, mixed_bfloat16, mixed_float16"),
+    ("KERAS_BACKEND", "theano", "tensorflow, jax, torch"),
+])
+def test_cli_run_rejects_a_bad_setting_before_starting_any_kernel(isolated, monkeypatch, capsys,
+                                                                 variable, value, allowed):
+    def must_not_run(paths):
+        raise AssertionError("a kernel was started despite the bad setting")
+
+    monkeypatch.setattr(runner, "run_chapters", must_not_run)
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["run", "02"]) == 2
+    captured = capsys.readouterr()
+    expected = f"dlbook: error: ${variable} is {value!r}; expected one of {allowed} (or unset it for the default).\n"
+    assert captured.err == expected
+    assert captured.out == "" and not (isolated / "build").exists()
+
+
+def test_python_m_dlbook_run_rejects_a_bad_backend_before_loading_keras(isolated):
+    # In a fresh process: importing Keras with this backend would itself fail with a traceback.
+    run = subprocess.run([sys.executable, "-m", "dlbook", "run", "02"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120, env={**os.environ, "KERAS_BACKEND": "mxnet"})
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == ("dlbook: error: $KERAS_BACKEND is 'mxnet'; expected one of tensorflow, jax, torch "
+                          "(or unset it for the default).\n")
+
+
+def test_cli_run_says_how_to_install_a_missing_backend(isolated, monkeypatch, capsys):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "jax" else real_find_spec(name))
+    monkeypatch.setattr(runner, "run_chapters", lambda paths: pytest.fail("a kernel was started without jax"))
+    assert cli.main(["run", "02", "--backend", "jax"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dlbook: error: $KERAS_BACKEND is 'jax', but jax is not installed in this environment")
+    assert "`pip install -e '.[jax]'`" in err and err.count("\n") == 1
+
+
+def test_cli_run_accepts_good_settings_and_lets_flags_override_the_environment(isolated, monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(runner, "run_chapters", lambda paths: started.extend(paths) or [(p, None) for p in paths])
+    monkeypatch.setenv("DLBOOK_MODE", "foo")
+    monkeypatch.setenv("DLBOOK_PRECISION", "mixed_bfloat16")
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert cli.main(["run", "02", "--mode", "fast"]) == 0
+    assert started == [runner.find_chapter(2)] and capsys.readouterr().err == ""
+    cli.check_run_settings()
+
+
+def test_config_choices_are_those_of_dlbook_config():
+    from dlbook import config
+
+    assert cli.config_choices() == {"MODES": config.MODES, "PRECISIONS": config.PRECISIONS}
