@@ -1,6 +1,8 @@
 # The two commands of the README:
 #   make book   set up .venv, execute every chapter into build/, print the results table
 #   make test   set up .venv, run dlbook's unit tests and every chapter (pytest + nbval)
+# and a third for readers:
+#   make lab    set up .venv, start JupyterLab at the repository root (chapters/*.md open as notebooks)
 # Useful variables: DLBOOK_MODE=fast|full, KERAS_BACKEND=tensorflow|jax|torch, DLBOOK_MIRROR=DIR.
 
 PYTHON ?= python3
@@ -8,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlbook-installed
 
-.PHONY: setup book test test-backends clean
+.PHONY: setup book test test-backends lab clean
 
 setup: $(STAMP)
 
@@ -27,6 +29,17 @@ test: setup
 test-backends: setup
 	KERAS_BACKEND=jax $(BIN)/python -m pytest chapters
 	KERAS_BACKEND=torch $(BIN)/python -m pytest chapters
+
+# JupyterLab from the venv, rooted at the checkout; jupytext opens chapters/*.md as notebooks.
+# Kernels start in chapters/, so relative DLBOOK_* paths (DLBOOK_MIRROR=../shared/data) are made
+# absolute first, as `dlbook run` does. More options: make lab LAB_OPTIONS="--no-browser --port 8890".
+LAB_OPTIONS ?=
+START_LAB := import os, sys; from dlbook.paths import absolutize_path_variables; \
+	absolutize_path_variables(); \
+	os.execv(sys.executable, [sys.executable, "-m", "jupyter", "lab", *sys.argv[1:]])
+
+lab: setup
+	$(BIN)/python -c '$(START_LAB)' --ServerApp.root_dir="$(CURDIR)" $(LAB_OPTIONS)
 
 clean:
 	rm -rf build .pytest_cache
