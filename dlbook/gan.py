@@ -10,8 +10,26 @@ Keras 3 has no backend-agnostic API for a training step with two networks and tw
    generator's, and apply both with one optimizer.
 
 One optimizer is enough: Adam keeps separate moments for every weight, so it behaves exactly like
-one Adam per network with the same settings. Both networks update from the same batch at once
-(simultaneous updates), which also fits JAX's stateless trainer with its single optimizer state.
+one Adam per network with the same settings.
+
+Simultaneous, not alternating, updates. The original GAN algorithm alternates: a discriminator
+step, then a generator step on fresh noise against the *updated* discriminator. Here both
+networks update at once from the same batch and the same fake images, so the generator's gradient
+is taken against the discriminator as it was before this step (as in TensorFlow's DCGAN
+tutorial). We chose this because one forward pass of ``G`` and two of ``D`` serve both losses
+(alternating needs another forward pass of both on fresh fakes), because it is a single
+optimizer update, which is what JAX's stateless trainer expects (one optimizer state in,
+one out), and because its exact update is easy to state and test. The price is small at the
+DCGAN learning rate of 2e-4: one step changes ``D`` little, so the gradient ``G`` gets from the
+old ``D`` is close to the one it would get from the new ``D``. Chapter 08 shows that it trains.
+
+Mixed precision. Under the ``mixed_float16`` policy ``compile()`` wraps the optimizer in a
+:class:`keras.optimizers.LossScaleOptimizer`, whose ``apply`` divides the gradients by its
+current loss scale (initially 2**15) and skips steps with non-finite gradients. Each step
+therefore multiplies both losses by ``optimizer.scale_loss`` before differentiating, as Keras's
+own trainers do; on JAX the scale is read from the step's optimizer-variable values. With any
+other optimizer ``scale_loss`` is the identity (or its ``loss_scale_factor``, which ``apply``
+also undoes). The logged losses are the unscaled ones.
 
 With ``num_classes`` set the GAN is conditional: ``fit(images, labels)``, and both networks take
 the labels as a second input.
@@ -122,9 +140,10 @@ class GAN(keras.Model):
             real_logits = self.discriminator(self._d_inputs(real, labels), training=True)
             fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
             d_loss, g_loss = _pair_of_losses(real_logits, fake_logits)
+            scaled_d_loss, scaled_g_loss = self.optimizer.scale_loss(d_loss), self.optimizer.scale_loss(g_loss)
         d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
-        d_grads = tape.gradient(d_loss, d_weights)
-        g_grads = tape.gradient(g_loss, g_weights)
+        d_grads = tape.gradient(scaled_d_loss, d_weights)
+        g_grads = tape.gradient(scaled_g_loss, g_weights)
         del tape
         self.optimizer.apply(d_grads + g_grads, d_weights + g_weights)
         return self._record(d_loss, g_loss)
@@ -140,8 +159,9 @@ class GAN(keras.Model):
         fake_logits = self.discriminator(self._d_inputs(fake, labels), training=True)
         d_loss, g_loss = _pair_of_losses(real_logits, fake_logits)
         d_weights, g_weights = self.discriminator.trainable_variables, self.generator.trainable_variables
-        d_grads = torch.autograd.grad(d_loss, [w.value for w in d_weights], retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, [w.value for w in g_weights])
+        scaled_d_loss, scaled_g_loss = self.optimizer.scale_loss(d_loss), self.optimizer.scale_loss(g_loss)
+        d_grads = torch.autograd.grad(scaled_d_loss, [w.value for w in d_weights], retain_graph=True)
+        g_grads = torch.autograd.grad(scaled_g_loss, [w.value for w in g_weights])
         with torch.no_grad():
             self.optimizer.apply(list(d_grads) + list(g_grads), d_weights + g_weights)
         return self._record(d_loss.detach(), g_loss.detach())
@@ -165,17 +185,23 @@ class GAN(keras.Model):
         g_nt_at = self._positions("non_trainable_variables", self.generator)
         d_nt_at = self._positions("non_trainable_variables", self.discriminator)
 
+        def scaled(loss):
+            # The loss scale of a LossScaleOptimizer is one of its variables: read this step's value.
+            with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_variables))):
+                return self.optimizer.scale_loss(loss)
+
         def losses(g_weights, d_weights):
             g_state = [non_trainable[i] for i in g_nt_at]
             d_state = [non_trainable[i] for i in d_nt_at]
             fake, g_state = self.generator.stateless_call(g_weights, g_state, self._g_inputs(z, labels), training=True)
             real_logits, d_state = self.discriminator.stateless_call(d_weights, d_state, self._d_inputs(real, labels), training=True)
             fake_logits, d_state = self.discriminator.stateless_call(d_weights, d_state, self._d_inputs(fake, labels), training=True)
-            return _pair_of_losses(real_logits, fake_logits), (g_state, d_state)
+            d_loss, g_loss = _pair_of_losses(real_logits, fake_logits)
+            return (scaled(d_loss), scaled(g_loss)), (d_loss, g_loss, g_state, d_state)
 
         g_weights, d_weights = [trainable[i] for i in g_at], [trainable[i] for i in d_at]
-        (d_loss, g_loss), backward, (g_state, d_state) = jax.vjp(losses, g_weights, d_weights, has_aux=True)
-        one, zero = ops.ones_like(d_loss), ops.zeros_like(d_loss)
+        (scaled_d_loss, _), backward, (d_loss, g_loss, g_state, d_state) = jax.vjp(losses, g_weights, d_weights, has_aux=True)
+        one, zero = ops.ones_like(scaled_d_loss), ops.zeros_like(scaled_d_loss)
         _, d_grads = backward((one, zero))
         g_grads, _ = backward((zero, one))
 
