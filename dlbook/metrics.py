@@ -21,10 +21,29 @@ def confident_share(probabilities, threshold: float = 0.9) -> float:
     return float(np.mean(probabilities.max(axis=1) >= threshold))
 
 
+def label_agreement(probabilities, labels) -> float:
+    """Share of samples whose most likely class is the given label.
+
+    For a conditional generator, ``labels`` are the digits it was asked for and ``probabilities``
+    a classifier's verdict on its images: the share drawn as the requested digit.
+    """
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels).ravel()
+    if probabilities.ndim != 2 or len(probabilities) != len(labels):
+        raise ValueError(
+            f"Expected probabilities of shape (n, num_classes) and n labels, got {probabilities.shape} "
+            f"and {labels.shape}; pass one row of class probabilities per label."
+        )
+    return float(np.mean(probabilities.argmax(axis=1) == labels))
+
+
 def class_entropy(probabilities) -> float:
     """Entropy (nats) of the histogram of predicted classes: ``log(num_classes)`` when balanced.
 
-    Low values mean a generator draws only a few classes (mode collapse).
+    For an *unconditional* generator, low values mean it draws only a few classes (mode
+    collapse). It cannot see collapse within a class (a generator drawing one "3" well scores like
+    one drawing every kind of "3"), and for a conditional generator asked for every label equally
+    often it is near ``log(num_classes)`` whenever the labels are obeyed (see
+    :func:`label_agreement`).
     """
     probabilities = np.asarray(probabilities)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])

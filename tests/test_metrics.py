@@ -38,6 +38,24 @@ def test_class_entropy_is_log_k_when_balanced_and_zero_when_collapsed():
     assert class_entropy(two_classes) == pytest.approx(np.log(2))
 
 
+def test_label_agreement_compares_the_most_likely_class_with_the_label():
+    from dlbook.metrics import label_agreement
+
+    probabilities = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3], [0.4, 0.35, 0.25]]
+    assert label_agreement(probabilities, [0, 2, 1, 1]) == 0.75
+    assert label_agreement(probabilities, np.array([[1], [0], [0], [0]])) == 0.25  # labels as a column
+    assert label_agreement(probabilities, [0, 2, 1, 0]) == 1.0
+
+
+def test_label_agreement_rejects_mismatched_inputs():
+    from dlbook.metrics import label_agreement
+
+    with pytest.raises(ValueError, match="one row of class probabilities per label"):
+        label_agreement([[0.5, 0.5], [0.9, 0.1]], [0, 1, 1])
+    with pytest.raises(ValueError, match="one row of class probabilities per label"):
+        label_agreement([0.5, 0.5], [0, 1])
+
+
 def test_frechet_distance_of_gaussians():
     from dlbook.metrics import frechet_distance
 
