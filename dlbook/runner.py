@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -114,6 +115,11 @@ def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
     The kernel's working directory is ``chapters/``. While it runs, the progress of each code cell
     and the cells' printed output are echoed to stdout (see :class:`ProgressEcho`). If a cell
     fails, the notebook is still written (up to the failing cell) and the error is raised.
+
+    The kernel process's own terminal output goes to ``build/NN_slug.kernel.log``: ipykernel
+    copies what libraries write to file descriptors 1 and 2 (TensorFlow's C++ log, say) both into
+    the cells' output, which is echoed, and to its terminal, which would print it twice. The log
+    keeps what a crashing kernel says last.
     """
     import jupytext
     import nbformat
@@ -142,11 +148,17 @@ def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
     client.on_cell_execute = echo.cell_started
     client.on_cell_executed = echo.finish_streams
     try:
-        client.execute()
+        with open(kernel_log_path(path), "w") as kernel_log:
+            client.execute(stdout=kernel_log, stderr=subprocess.STDOUT)
     finally:
         echo.finish_streams()
         nbformat.write(notebook, output)
     return output
+
+
+def kernel_log_path(path: Path) -> Path:
+    """Where :func:`execute_chapter` keeps the terminal output of chapter ``path``'s kernel."""
+    return build_dir() / f"{path.stem}.kernel.log"
 
 
 def _will_run(client, cell) -> bool:
@@ -166,7 +178,8 @@ def run_chapters(paths: list[Path]) -> list[tuple[Path, str | None]]:
         except Exception as error:  # noqa: BLE001 - report and go on with the next chapter
             summary = str(error).strip().splitlines()
             message = summary[-1] if summary else type(error).__name__
-            print(f"    FAILED after {time.perf_counter() - start:.0f} s: {message}", flush=True)
+            print(f"    FAILED after {time.perf_counter() - start:.0f} s: {message}\n"
+                  f"    (the kernel's own output, e.g. why it died: {kernel_log_path(path)})", flush=True)
             outcomes.append((path, message))
         else:
             print(f"    done in {time.perf_counter() - start:.0f} s -> {output}", flush=True)

@@ -95,12 +95,15 @@ def test_run_chapters_reports_each_outcome_and_goes_on(isolated, tmp_path, capsy
     assert outcomes[1] == (good, None)
     out = capsys.readouterr().out
     assert "==> 02_bad.md: Bad" in out and "FAILED" in out and "done in" in out
+    assert f"(the kernel's own output, e.g. why it died: {runner.kernel_log_path(bad)})" in out
 
 
 def test_execute_chapter_streams_each_cell_and_its_output(isolated, tmp_path, capsys):
     chapter = tmp_path / "01_chatty.md"
     chapter.write_text(
-        "# Chatty\n\n```python\nimport sys\nprint('first cell says hi')\n```\n\nSome prose.\n\n"
+        "# Chatty\n\n```python\nimport sys\nprint('first cell says hi')\n"
+        # File descriptor 2 is the kernel process's own stderr (ipykernel leaves it alone under pytest).
+        "import os\nos.write(2, b'the kernel process itself says this')\n```\n\nSome prose.\n\n"
         "```python\nprint('to stderr', file=sys.stderr)\nfor step in range(3):\n"
         "    print(f'\\rstep {step}', end='')\nprint()\n```\n"
     )
@@ -112,6 +115,10 @@ def test_execute_chapter_streams_each_cell_and_its_output(isolated, tmp_path, ca
     assert lines[second].endswith(" elapsed: print('to stderr', file=sys.stderr)")
     # The kernel sends stdout and stderr separately, so their relative order may vary.
     assert sorted(lines[second + 1:]) == ["      step 2", "      to stderr"]
+    kernel_log = runner.kernel_log_path(chapter)
+    assert kernel_log == isolated / "build" / "01_chatty.kernel.log"
+    assert "the kernel process itself says this" in kernel_log.read_text()
+    assert not any("the kernel process itself" in line for line in lines)
 
 
 def test_progress_echo_prints_finished_lines_as_a_terminal_would_show_them(capsys):
