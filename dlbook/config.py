@@ -145,4 +145,6 @@ def compile_options() -> dict:
         jit = config.accelerator
     else:
         jit = False
-    return {"jit_compile": jit, "steps_per_execution": 32}
+    # Keras runs several steps per call on TensorFlow and JAX only; PyTorch requires 1.
+    steps = 1 if config.backend == "torch" else 32
+    return {"jit_compile": jit, "steps_per_execution": steps}

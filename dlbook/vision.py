@@ -1,8 +1,9 @@
-"""MNIST helpers shared by chapters 05, 06 and 08: the data, the digit CNN, and its model cache.
+"""MNIST and the digit CNN shared by chapters 05, 06 and 08: the data, the networks, augmentation.
 
 Chapter 05 trains :func:`digit_classifier` and saves it with :func:`save_digit_classifier`.
-Chapters 06 and 08 call :func:`load_digit_classifier`, which loads that checkpoint, or, if it is
-missing, trains it with the same code: no chapter depends on another having run.
+Chapters 06 and 08 call :func:`load_digit_classifier`, which loads that checkpoint from the model
+cache (:mod:`dlbook.models`), or, if it is missing, trains it with the same code: no chapter
+depends on another having run.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from dlbook.config import current, pick
-from dlbook.data import fetch
-from dlbook.paths import atomic_path, locked, models_dir
+from keras import layers, ops
 
-layers = keras.layers
+from dlbook import models
+from dlbook.config import compile_options, current, pick
+from dlbook.data import fetch
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -70,6 +71,23 @@ def load_digits(train_size: int | None = None) -> Digits:
     return Digits(to_model_input(x_train), y_train.astype("int32"), to_model_input(x_test), y_test.astype("int32"))
 
 
+def book_cnn() -> keras.Model:
+    """The book's network of chapter 5: two 5x5 convolution + ReLU + 2x2 max-pooling stages (4, then
+    8 filters, padded), a dense layer of 512 with dropout 0.5, and a 10-way softmax (in float32).
+    Its layers are named ``conv1``, ``pool1``, ``conv2``, ``pool2`` so a chapter can look inside.
+    """
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    x = layers.Conv2D(4, 5, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(name="pool1")(x)
+    x = layers.Conv2D(8, 5, padding="same", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(10, activation="softmax", dtype="float32", name="digit")(x)
+    return keras.Model(inputs, outputs, name="book_cnn")
+
+
 def digit_trunk(name: str = "digit_trunk") -> keras.Model:
     """The convolutional feature extractor: a (28, 28, 1) image to a 128-d feature vector.
 
@@ -91,6 +109,44 @@ def digit_trunk(name: str = "digit_trunk") -> keras.Model:
     return keras.Model(inputs, features, name=name)
 
 
+@keras.saving.register_keras_serializable(package="dlbook")
+class RandomShift(layers.Layer):
+    """Data augmentation: shift each image by a random whole number of pixels, in training only.
+
+    Each image moves by up to ``max_shift`` pixels along each axis; pixels shifted in are zero
+    (the MNIST background). The shift is a product with 0/1 shift matrices,
+    ``out[b] = R[b] @ image[b] @ C[b]^T``, written in ``keras.ops``, so it compiles with XLA on
+    every backend, unlike Keras's ``RandomTranslation`` (``supports_jit = False``), which
+    keeps a whole model out of XLA.
+    """
+
+    def __init__(self, max_shift: int = 3, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_shift = int(max_shift)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _shift_matrices(self, offsets, size: int):
+        """``(batch, size, size)`` matrices that move rows (or columns) down by ``offsets``."""
+        rows = ops.arange(size)[None, :, None]
+        columns = ops.arange(size)[None, None, :]
+        return ops.cast(ops.equal(columns, rows - offsets[:, None, None]), self.compute_dtype)
+
+    def call(self, images, training=False):
+        if not training or self.max_shift == 0:
+            return images
+        batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+        offsets = keras.random.randint((2, batch), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
+        down, right = self._shift_matrices(offsets[0], height), self._shift_matrices(offsets[1], width)
+        return ops.einsum("bij,bjkc,blk->bilc", down, images, right)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_shift": self.max_shift, "seed": self.seed}
+
+
 def digit_classifier(trunk: keras.Model | None = None) -> keras.Model:
     """The digit recognizer: random shifts (training only), the trunk, and a 10-way softmax.
 
@@ -98,62 +154,57 @@ def digit_classifier(trunk: keras.Model | None = None) -> keras.Model:
     """
     trunk = trunk or digit_trunk()
     inputs = keras.Input(shape=(28, 28, 1), name="image")
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="shift")(inputs)
+    x = RandomShift(max_shift=3, name="shift")(inputs)
     outputs = layers.Dense(10, activation="softmax", dtype="float32", name="digit")(trunk(x))
     return keras.Model(inputs, outputs, name="digit_classifier")
 
 
-def train_digit_classifier(digits: Digits | None = None, epochs: int | None = None, verbose: int | str = "auto"):
-    """Build and train :func:`digit_classifier`; returns ``(model, history)``.
+def classifier_recipe(digits: Digits | None = None, epochs: int | None = None) -> dict:
+    """The training settings of :func:`train_digit_classifier` in the current mode.
 
-    Defaults per mode: fast trains on 10 000 images for 4 epochs, full on all 60 000 for 15,
-    with Adam and a learning rate decaying from 1e-3 along a cosine.
+    Fast mode trains on 10 000 images for 4 epochs, full mode on all 60 000 for 15, with batches
+    of 128 and Adam whose learning rate decays from 1e-3 to 0 along a cosine.
     """
-    digits = digits or load_digits(train_size=pick(fast=10_000, full=None))
-    epochs = epochs or pick(fast=4, full=15)
-    batch_size = 128
-    steps = epochs * int(np.ceil(len(digits.x_train) / batch_size))
+    train_size = len(digits.x_train) if digits is not None else pick(fast=10_000, full=60_000)
+    return {"train_size": train_size, "epochs": epochs or pick(fast=4, full=15), "batch_size": 128,
+            "optimizer": "adam", "learning_rate": 1e-3, "schedule": "cosine", "precision": current().precision}
+
+
+def train_digit_classifier(digits: Digits | None = None, epochs: int | None = None, verbose: int | str = "auto"):
+    """Build and train :func:`digit_classifier` with :func:`classifier_recipe`; returns ``(model, history)``."""
+    recipe = classifier_recipe(digits, epochs)
+    digits = digits or load_digits(train_size=recipe["train_size"])
+    steps = recipe["epochs"] * int(np.ceil(len(digits.x_train) / recipe["batch_size"]))
     model = digit_classifier()
     model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, steps)),
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(recipe["learning_rate"], steps)),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        **compile_options(),
     )
-    history = model.fit(digits.x_train, digits.y_train, batch_size=batch_size, epochs=epochs, verbose=verbose)
+    history = model.fit(digits.x_train, digits.y_train, batch_size=recipe["batch_size"], epochs=recipe["epochs"],
+                        verbose=verbose)
     return model, history
 
 
 def classifier_path() -> Path:
-    """Where the digit classifier of the current mode is cached."""
-    return models_dir() / f"digit_classifier_{current().mode}.keras"
+    """Where the digit classifier of the current mode and recipe is cached."""
+    return models.cache_path("digit_classifier", digit_classifier(), classifier_recipe())
 
 
 def save_digit_classifier(model: keras.Model) -> Path:
-    """Save the classifier to the model cache (atomically) for later chapters."""
-    path = classifier_path()
-    with locked(path):
-        _save_atomically(model, path)
-    return path
-
-
-def _save_atomically(model: keras.Model, path: Path) -> None:
-    with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
+    """Save the classifier (trained with the current mode's recipe) to the model cache."""
+    return models.save_model(model, classifier_path())
 
 
 def load_digit_classifier(verbose: bool = True) -> keras.Model:
     """The cached digit classifier of the current mode; trained (and cached) first if missing."""
-    path = classifier_path()
-    with locked(path):
-        if path.is_file():
-            if verbose:
-                print(f"Loaded the digit classifier from {path}")
-            return keras.saving.load_model(path)
-        if verbose:
-            print(f"No digit classifier at {path}: training it now (chapter 05's model and recipe).")
-        model, _ = train_digit_classifier(verbose=2 if verbose else 0)
-        _save_atomically(model, path)
-        return model
+    return models.load_or_train(
+        classifier_path(),
+        lambda: train_digit_classifier(verbose=2 if verbose else 0)[0],
+        description="digit classifier (chapter 05's model and recipe)",
+        verbose=verbose,
+    )
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:
@@ -165,7 +216,9 @@ def feature_extractor(classifier: keras.Model) -> keras.Model:
 def pretrained_trunk(classifier: keras.Model, trainable: bool = True, name: str = "pretrained_trunk") -> keras.Model:
     """A fresh copy of the classifier's trunk with its trained weights (the original is untouched).
 
-    ``trainable=False`` freezes it; its batch-norm layers then also run in inference mode.
+    ``trainable=False`` freezes its weights. Call a frozen trunk with ``training=False`` (Keras's
+    transfer-learning pattern): freezing alone puts batch norm in inference mode, but its dropout
+    would still fire in training.
     """
     original = classifier.get_layer("digit_trunk")
     trunk = digit_trunk(name=name)

@@ -80,12 +80,23 @@ def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
 
     monkeypatch.setattr(vision, "train_digit_classifier", small_training)
     first = vision.load_digit_classifier(verbose=False)
-    assert vision.classifier_path().is_file() and vision.classifier_path().name == "digit_classifier_fast.keras"
+    path = vision.classifier_path()
+    assert path.is_file() and path.name.startswith("digit_classifier-fast-")
     second = vision.load_digit_classifier(verbose=False)
     assert len(calls) == 1
     x = striped_digits(8).x_train
     np.testing.assert_allclose(first.predict(x, verbose=0), second.predict(x, verbose=0), atol=1e-5)
-    assert [p.name for p in vision.classifier_path().parent.iterdir() if p.suffix == ".keras"] == [vision.classifier_path().name]
+    assert [p.name for p in path.parent.iterdir() if p.suffix == ".keras"] == [path.name]
+
+
+def test_classifier_cache_is_keyed_by_mode_and_recipe(fast_mode):
+    fast_path = vision.classifier_path()
+    assert vision.classifier_path() == fast_path  # a second build of the same recipe: same file
+    dlbook.setup(mode="full", verbose=False)
+    assert vision.classifier_path() != fast_path and "-full-" in vision.classifier_path().name
+    dlbook.setup(mode="fast", verbose=False)
+    keras.config.set_dtype_policy("mixed_bfloat16")  # trained in another precision: another model
+    assert vision.classifier_path() != fast_path
 
 
 def test_save_digit_classifier_writes_the_cache(fast_mode):
@@ -93,6 +104,31 @@ def test_save_digit_classifier_writes_the_cache(fast_mode):
     path = vision.save_digit_classifier(model)
     assert path == vision.classifier_path() and path.is_file()
     assert keras.saving.load_model(path).count_params() == model.count_params()
+
+
+def test_random_shift_moves_whole_images_by_whole_pixels():
+    images = np.zeros((64, 28, 28, 1), "float32")
+    images[:, 12:16, 12:16] = np.arange(16, dtype="float32").reshape(4, 4, 1) + 1
+    shift = vision.RandomShift(max_shift=3, seed=1)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(shift(images)), images)  # inference: unchanged
+    shifted = keras.ops.convert_to_numpy(shift(images, training=True))
+    offsets = set()
+    for original, moved in zip(images[..., 0], shifted[..., 0]):
+        rows, columns = np.nonzero(moved)
+        dy, dx = rows.min() - 12, columns.min() - 12
+        assert abs(dy) <= 3 and abs(dx) <= 3
+        np.testing.assert_array_equal(moved, np.roll(original, (dy, dx), axis=(0, 1)))  # content intact
+        offsets.add((int(dy), int(dx)))
+    assert len(offsets) > 10  # each image draws its own shift
+
+
+def test_random_shift_fills_with_zeros_and_survives_saving(tmp_path):
+    images = np.ones((16, 28, 28, 1), "float32")
+    shifted = keras.ops.convert_to_numpy(vision.RandomShift(max_shift=2, seed=0)(images, training=True))
+    assert shifted.min() == 0 and shifted.max() == 1 and (shifted.sum(axis=(1, 2, 3)) >= 26 * 26).all()
+    model = vision.digit_classifier()
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").get_layer("shift").max_shift == 3
 
 
 def test_pretrained_trunk_copies_weights_and_freezes():

@@ -1,0 +1,170 @@
+"""Training speed of chapter 05's networks on each Keras backend and setting, against the book's loop.
+
+A benchmark, not a test: it measures images per second, one epoch of 20 000 MNIST training images
+at batch size 64 with SGD (momentum 0.9), after an untimed warm-up epoch that pays for tracing and
+compilation. Each configuration runs in its own process (Keras fixes its backend at import).
+
+    python benchmarks/training_speed.py                 # every configuration; prints a Markdown table
+    python benchmarks/training_speed.py --only jax      # configurations whose name contains "jax"
+
+Configurations: the book's network (``book_cnn``) and chapter 05's stronger network, with
+``RandomShift`` (now) and with Keras's ``RandomTranslation`` (before; ``supports_jit = False``),
+on TensorFlow, JAX and PyTorch with Keras's defaults, with ``jit_compile=True``, with
+``steps_per_execution=32``, with ``mixed_bfloat16``, and with ``dlbook.compile_options()``.
+``plain-torch`` is the book's own network trained the book's way, a hand-written PyTorch loop over a
+``DataLoader``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+IMAGES, BATCH, WARMUP_EPOCHS = 20_000, 64, 1
+
+# name: (backend, compile settings, dtype policy); "dlbook" means dlbook.compile_options().
+SETTINGS = {
+    "tensorflow default": ("tensorflow", {}, "float32"),
+    "tensorflow jit_compile=True": ("tensorflow", {"jit_compile": True}, "float32"),
+    "tensorflow steps_per_execution=32": ("tensorflow", {"steps_per_execution": 32}, "float32"),
+    "tensorflow steps_per_execution=32 + mixed_bfloat16": ("tensorflow", {"steps_per_execution": 32}, "mixed_bfloat16"),
+    "tensorflow dlbook.compile_options()": ("tensorflow", "dlbook", "float32"),
+    "jax default": ("jax", {}, "float32"),
+    "jax dlbook.compile_options()": ("jax", "dlbook", "float32"),
+    "torch default": ("torch", {}, "float32"),
+    "torch dlbook.compile_options()": ("torch", "dlbook", "float32"),
+}
+MODELS = ("book_cnn", "digit_classifier", "digit_classifier_before")
+
+
+def _keras_model(name: str):
+    import keras
+
+    from dlbook import vision
+
+    if name == "book_cnn":
+        return vision.book_cnn()
+    if name == "digit_classifier":
+        return vision.digit_classifier()
+    # Chapter 05's network as it was: Keras's RandomTranslation, which keeps the model out of XLA.
+    inputs = keras.Input(shape=(28, 28, 1))
+    shifted = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax", dtype="float32")(vision.digit_trunk()(shifted))
+    return keras.Model(inputs, outputs)
+
+
+def measure_keras(setting: str, model_name: str) -> dict:
+    import keras
+
+    import dlbook
+    from dlbook import vision
+
+    _, options, policy = SETTINGS[setting]
+    dlbook.setup(mode="fast", precision=policy, verbose=False)
+    options = dlbook.compile_options() if options == "dlbook" else options
+    digits = vision.load_digits(train_size=IMAGES)
+    model = _keras_model(model_name)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy", **options)
+    model.fit(digits.x_train, digits.y_train, batch_size=BATCH, epochs=WARMUP_EPOCHS, verbose=0)
+    start = time.perf_counter()
+    model.fit(digits.x_train, digits.y_train, batch_size=BATCH, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    return {"images_per_s": IMAGES / seconds, "jit_compile": bool(model.jit_compile)}
+
+
+def measure_plain_torch() -> dict:
+    """The book's network and training loop in plain PyTorch (chapter 5 of the book)."""
+    import torch
+    from torch import nn
+
+    from dlbook import vision
+
+    torch.manual_seed(0)
+    digits = vision.load_digits(train_size=IMAGES)
+    images = torch.from_numpy(digits.x_train).permute(0, 3, 1, 2).contiguous()
+    labels = torch.from_numpy(digits.y_train).long()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=BATCH, shuffle=True)
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(7 * 7 * 8, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10),
+    )
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    criterion = nn.CrossEntropyLoss()
+
+    def epoch():
+        net.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = criterion(net(x), y)
+            loss.backward()
+            optimizer.step()
+
+    for _ in range(WARMUP_EPOCHS):
+        epoch()
+    start = time.perf_counter()
+    epoch()
+    return {"images_per_s": IMAGES / (time.perf_counter() - start), "jit_compile": False}
+
+
+def _worker(args) -> None:
+    result = measure_plain_torch() if args.setting == "plain-torch" else measure_keras(args.setting, args.model)
+    print("RESULT " + json.dumps(result))
+
+
+def _run_worker(setting: str, model: str) -> dict:
+    backend = "torch" if setting == "plain-torch" else SETTINGS[setting][0]
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, __file__, "--worker", "--setting", setting, "--model", model]
+    run = subprocess.run(command, env=env, capture_output=True, text=True)
+    lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
+    if run.returncode != 0 or not lines:
+        raise RuntimeError(f"{setting} / {model} failed:\n{run.stderr[-3000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    from importlib.metadata import version
+
+    versions = ", ".join(f"{p} {version(p)}" for p in ("keras", "tensorflow", "jax", "torch"))
+    return f"{cpu}, {os.cpu_count()} cores; {versions}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default="", help="run only configurations whose setting contains this text")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--setting", help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="book_cnn", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args)
+        return
+    print(f"Machine: {_machine()}")
+    print(f"One epoch of {IMAGES} MNIST images, batch {BATCH}, SGD with momentum, after {WARMUP_EPOCHS} warm-up epoch(s).\n")
+    print("| setting | model | images/s | × book's loop | XLA |\n|---|---|---|---|---|", flush=True)
+    book_speed = _run_worker("plain-torch", "book_cnn")["images_per_s"]  # the reference, always measured
+    print(f"| the book's loop, plain PyTorch | book_cnn | {book_speed:,.0f} | 1.00 | no |", flush=True)
+    for setting in SETTINGS:
+        if args.only not in setting:
+            continue
+        for model in MODELS:
+            result = _run_worker(setting, model)
+            ratio = f"{result['images_per_s'] / book_speed:.2f}"
+            xla = "yes" if result["jit_compile"] else "no"
+            print(f"| {setting} | {model} | {result['images_per_s']:,.0f} | {ratio} | {xla} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

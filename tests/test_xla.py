@@ -1,0 +1,58 @@
+"""Every model dlbook builds compiles with XLA: no layer in it has ``supports_jit = False``.
+
+Keras quietly falls back to op-by-op execution for a model containing such a layer (it runs the
+whole model without XLA on JAX, for example). test_backends.py runs this file under every backend.
+"""
+
+from __future__ import annotations
+
+import keras
+import pytest
+
+import dlbook
+from dlbook import vision
+from dlbook.gan import GAN
+
+
+def _tiny_gan():
+    z = keras.Input(shape=(4,))
+    generator = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4, activation="tanh")(z)))
+    image = keras.Input(shape=(2, 2, 1))
+    discriminator = keras.Model(image, keras.layers.Dense(1)(keras.layers.Flatten()(image)))
+    return GAN(generator, discriminator, latent_dim=4, seed=0)
+
+
+BUILDERS = {
+    "digit_trunk": vision.digit_trunk,
+    "digit_classifier": vision.digit_classifier,
+    "gan": _tiny_gan,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_model_compiles_with_xla(name):
+    model = BUILDERS[name]()
+    model.compile(optimizer="adam", loss=None if name == "gan" else "mse", jit_compile=True)
+    assert model.jit_compile is True, f"{name}: a layer without XLA support made Keras drop jit_compile"
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_default_compile_uses_xla_on_jax(name):
+    """Keras's jit_compile="auto" is True on JAX (if every layer supports XLA), False on a CPU otherwise."""
+    model = BUILDERS[name]()
+    model.compile(optimizer="adam", loss=None if name == "gan" else "mse")
+    dlbook.setup(mode="fast", verbose=False)
+    backend = keras.backend.backend()
+    expected = backend == "jax" or (backend == "tensorflow" and dlbook.current().accelerator)
+    assert model.jit_compile is expected
+
+
+def test_compile_options_follow_the_backend():
+    dlbook.setup(mode="fast", verbose=False)
+    options = dlbook.compile_options()
+    backend = keras.backend.backend()
+    assert options["jit_compile"] == (backend == "jax" or (backend == "tensorflow" and dlbook.current().accelerator))
+    assert options["steps_per_execution"] == (1 if backend == "torch" else 32)
+    model = vision.digit_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", **options)
+    assert model.jit_compile == options["jit_compile"]
