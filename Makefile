@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlbook-installed
 
-.PHONY: setup book test test-backends lab clean
+.PHONY: setup book test test-backends test-gpu-config lab clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ test: setup
 test-backends: setup
 	KERAS_BACKEND=jax $(BIN)/python -m pytest chapters
 	KERAS_BACKEND=torch $(BIN)/python -m pytest chapters
+
+# Every chapter in fast mode in the GPU configuration (JAX, mixed_bfloat16), here on the CPU.
+test-gpu-config: setup
+	KERAS_BACKEND=jax DLBOOK_PRECISION=mixed_bfloat16 $(BIN)/python -m pytest chapters
 
 # JupyterLab from the venv, rooted at the checkout; jupytext opens chapters/*.md as notebooks.
 # Kernels start in chapters/, so relative DLBOOK_* paths (DLBOOK_MIRROR=../shared/data) are made
