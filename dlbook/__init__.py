@@ -10,9 +10,25 @@ and ends by recording its headline metric::
 
     dlbook.record_result(3, "test_rmse", rmse, target=dlbook.pick(fast=110, full=72), higher_is_better=False)
 
-Modules by topic: ``config``, ``data`` (the dataset hub) and ``hub`` (its registry), ``autodiff``,
-``results``, ``tabular``, ``plotting``, ``runner`` and ``cli``. The names below are imported on
-first use, so that ``dlbook data list`` does not wait for a deep-learning framework to load.
+Modules, one topic each:
+
+``config``    setup (seeds, mode, precision), pick, compile_options (XLA and steps per call)
+``paths``     where things live (checkout, data cache, model cache, build); file locks, atomic writes
+``data``      the fetch mechanism of the dataset hub: cache, mirror, download, sha256 checks
+``hub``       DATA_HUB, the registry of every dataset: URLs, checksums, licenses, citations
+``models``    the model cache: trained models keyed by a hash of their recipe
+``autodiff``  value_and_grad and grad, one small implementation per backend
+``tabular``   tables for networks (one-hot, standardisation, date splits); the bike-sharing loader
+``vision``    MNIST loaders, the book's CNN, the digit classifier and trunk, RandomShift, digit pairs
+``gan``       a GAN trained by fit(), with one train_step per backend
+``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
+``plotting``  learning curves, predictions, image grids, confusion matrices
+``results``   record_result: each chapter's headline metric, checked against its target
+``runner``    execute chapters into build/*.ipynb, streaming their progress
+``cli``       the ``dlbook`` command (a thin dispatcher)
+
+The names below are imported on first use, so that ``dlbook data list`` does not wait for a
+deep-learning framework to load.
 """
 
 from importlib import import_module
