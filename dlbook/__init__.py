@@ -31,9 +31,52 @@ The names below are imported on first use, so that ``dlbook data list`` does not
 deep-learning framework to load.
 """
 
+import contextlib
+import os
+import sys
 from importlib import import_module
 
 __version__ = "0.1.0"
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Send file descriptor 2 (C and C++ libraries' stderr) to /dev/null for the block."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _quiet_framework_start_up() -> None:
+    """Keep TensorFlow's start-up noise out of executed chapters.
+
+    TensorFlow's C++ runtime prints INFO and WARNING lines (CUDA probes, CPU features) to stderr,
+    some before its logging is configured, so no environment variable hides them. Inside a
+    notebook kernel (the chapters import dlbook before Keras), dlbook imports TensorFlow with
+    stderr sent to /dev/null; an import error still raises as usual. Later C++ lines below
+    ERROR, and Python warnings such as tf.function retracing notices, are hidden too.
+    Elsewhere (the ``dlbook`` command, tests) only the environment variable is set.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend != "tensorflow" or "ipykernel" not in sys.modules or "tensorflow" in sys.modules:
+        return
+    try:
+        with _stderr_to_devnull():
+            import tensorflow as tf
+    except ImportError:
+        return  # Keras will say that its backend is missing
+    tf.get_logger().setLevel("ERROR")
+
+
+_quiet_framework_start_up()
 
 _EXPORTS = {
     "setup": "dlbook.config",

@@ -62,7 +62,10 @@ def detect_device(backend: str | None = None) -> tuple[str, bool]:
     elif backend == "tensorflow":
         import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
+        from dlbook import _stderr_to_devnull
+
+        with _stderr_to_devnull():  # a CPU-only machine makes TF log a failed CUDA probe
+            gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
             return f"GPU ({name})", True
