@@ -17,20 +17,39 @@ def one_hot_encode(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def standardize(df: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, dict[str, tuple[float, float]]]:
-    """Rescale columns to mean 0 and standard deviation 1.
+    """Rescale columns to mean 0 and standard deviation 1, using this table's own statistics.
 
-    Returns the new table and ``{column: (mean, std)}``, which :func:`unstandardize` uses to map
-    predictions back to the original units.
+    Returns the new table and ``{column: (mean, std)}``. Compute the statistics on the training
+    data only and pass them to :func:`apply_standardization` for the test data (otherwise the
+    test data leaks into training); :func:`unstandardize` maps predictions back to the original
+    units.
     """
-    out = df.copy()
     stats = {}
     for column in columns:
+        if column not in df:
+            raise KeyError(f"Cannot standardize {column!r}: no such column in {list(df.columns)}.")
         mean, std = float(df[column].mean()), float(df[column].std())
-        if std == 0:
+        if not std > 0:
             raise ValueError(f"Column {column!r} is constant; it cannot be standardized.")
-        out[column] = (df[column] - mean) / std
         stats[column] = (mean, std)
-    return out, stats
+    return apply_standardization(df, stats), stats
+
+
+def apply_standardization(df: pd.DataFrame, stats: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Rescale each column in ``stats`` with given ``(mean, std)``: ``(v - mean) / std``.
+
+    Use it to standardize validation or test data with the statistics of the training data.
+    The input is not modified.
+    """
+    missing = [c for c in stats if c not in df]
+    if missing:
+        raise KeyError(f"Cannot standardize {missing}: no such columns in {list(df.columns)}.")
+    out = df.copy()
+    for column, (mean, std) in stats.items():
+        if not std > 0:
+            raise ValueError(f"The standard deviation of {column!r} is {std}; it must be positive.")
+        out[column] = (df[column] - mean) / std
+    return out
 
 
 def unstandardize(values, stats: tuple[float, float]) -> np.ndarray:

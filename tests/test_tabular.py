@@ -35,6 +35,24 @@ def test_standardize_and_unstandardize(table):
         tabular.standardize(table.assign(temp=1.0), ["temp"])
 
 
+def test_apply_standardization_uses_the_given_statistics(table):
+    train, test = table.iloc[:4], table.iloc[4:]
+    scaled_train, stats = tabular.standardize(train, ["temp"])
+    scaled_test = tabular.apply_standardization(test, stats)
+    mean, std = train.temp.mean(), train.temp.std()
+    assert stats["temp"] == pytest.approx((mean, std))
+    np.testing.assert_allclose(scaled_test.temp, (test.temp - mean) / std)
+    np.testing.assert_allclose(scaled_train.temp, (train.temp - mean) / std)
+    assert scaled_test.temp.mean() > 1  # the test rows are later and warmer: not re-centred
+    assert test.temp.iloc[0] == 0.5 and (scaled_test.season == test.season).all()
+    with pytest.raises(KeyError, match="no such columns"):
+        tabular.apply_standardization(test, {"hum": (0.0, 1.0)})
+    with pytest.raises(ValueError, match="must be positive"):
+        tabular.apply_standardization(test, {"temp": (0.0, 0.0)})
+    with pytest.raises(KeyError, match="no such column"):
+        tabular.standardize(train, ["hum"])
+
+
 def test_split_last_days(table):
     before, last = tabular.split_last_days(table, days=1, date_column="day")
     assert len(before) == 4 and len(last) == 2 and (last.day == "2024-01-03").all()
