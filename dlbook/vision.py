@@ -138,7 +138,8 @@ class RandomShift(layers.Layer):
         batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
         offsets = keras.random.randint((2, batch), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
         down, right = self._shift_matrices(offsets[0], height), self._shift_matrices(offsets[1], width)
-        return ops.einsum("bij,bjkc,blk->bilc", down, images, right)
+        rows_moved = ops.einsum("bij,bjkc->bikc", down, images)   # two batched matrix products,
+        return ops.einsum("bikc,blk->bilc", rows_moved, right)    # cheaper than one three-way einsum
 
     def compute_output_shape(self, input_shape):
         return input_shape
