@@ -134,20 +134,19 @@ def pick(*, fast, full):
 
 
 def compile_options() -> dict:
-    """Keyword arguments for ``model.compile(...)`` that make training fast where it runs.
+    """Keyword arguments for ``model.compile(...)``: the fastest measured setting where it runs.
 
-    Small models spend most of a step in per-step overhead, so every backend runs several steps
-    per call (``steps_per_execution``). XLA (``jit_compile``) is on for JAX and on accelerators;
-    on a CPU, TensorFlow's XLA is slower than its default graph mode, and PyTorch's compiler
-    costs more than it saves. ``benchmarks/training_speed.py`` measures the choices.
+    On an accelerator every backend but PyTorch compiles with XLA and runs 32 training steps per
+    call (``steps_per_execution``), which removes the per-step overhead of small models. On a CPU
+    the measurements of ``benchmarks/training_speed.py`` (README, "Speed") decide: TensorFlow
+    runs its default graph mode, one step per call (XLA and 32 steps per call were both slower,
+    up to twice as slow for chapter 05's network); JAX always compiles with XLA, one step per call
+    (32 were no faster). PyTorch runs eagerly, one step per call (Keras's torch trainer
+    allows no more).
     """
     config = current()
-    if config.backend == "jax":
-        jit = True
-    elif config.backend == "tensorflow":
-        jit = config.accelerator
-    else:
-        jit = False
-    # Keras runs several steps per call on TensorFlow and JAX only; PyTorch requires 1.
-    steps = 1 if config.backend == "torch" else 32
-    return {"jit_compile": jit, "steps_per_execution": steps}
+    if config.backend == "torch":
+        return {"jit_compile": False, "steps_per_execution": 1}
+    if config.accelerator:
+        return {"jit_compile": True, "steps_per_execution": 32}
+    return {"jit_compile": config.backend == "jax", "steps_per_execution": 1}

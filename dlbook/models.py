@@ -67,13 +67,16 @@ def save_model(model: keras.Model, path: Path) -> Path:
 def load_or_train(path: Path, train: Callable[[], keras.Model], description: str, verbose: bool = True) -> keras.Model:
     """The model cached at ``path``; if there is none, ``train()`` it and cache it first.
 
-    The lock makes a second process wait for the first one's training instead of repeating it.
+    A loaded model comes back uncompiled: its file may have been written under another backend,
+    whose compile settings (``steps_per_execution``, say) this one may refuse. Compile it for
+    what you do with it (``predict`` needs nothing). The lock makes a second process wait for the
+    first one's training instead of repeating it.
     """
     with locked(path, purpose=f"e.g. a chapter training the {description}"):
         if path.is_file():
             if verbose:
                 print(f"Loaded the {description} from {path}")
-            return keras.saving.load_model(path)
+            return keras.saving.load_model(path, compile=False)
         if verbose:
             print(f"No cached {description} at {path}: training it now.")
         model = train()

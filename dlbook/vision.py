@@ -199,13 +199,18 @@ def save_digit_classifier(model: keras.Model) -> Path:
 
 
 def load_digit_classifier(verbose: bool = True) -> keras.Model:
-    """The cached digit classifier of the current mode; trained (and cached) first if missing."""
-    return models.load_or_train(
+    """The cached digit classifier of the current mode; trained (and cached) first if missing.
+
+    It comes compiled for evaluation on the current backend (``evaluate`` reports accuracy).
+    """
+    model = models.load_or_train(
         classifier_path(),
         lambda: train_digit_classifier(verbose=2 if verbose else 0)[0],
         description="digit classifier (chapter 05's model and recipe)",
         verbose=verbose,
     )
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"], **compile_options())
+    return model
 
 
 def feature_extractor(classifier: keras.Model) -> keras.Model:

@@ -48,3 +48,40 @@ def test_a_chapter_in_the_gpu_configuration():
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
     assert re.search(r"\b\d+ passed\b", run.stdout.strip().splitlines()[-1])
+
+
+LOAD_CACHED_MODEL = """
+import sys
+import numpy as np
+from pathlib import Path
+from dlbook import models
+
+def no_training():
+    raise AssertionError("the cached file should have been loaded")
+
+model = models.load_or_train(Path(sys.argv[1]), no_training, "toy model", verbose=False)
+print(model.predict(np.ones((2, 3), dtype="float32"), verbose=0).ravel().tolist())
+"""
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_a_model_cached_under_this_backend_loads_under_another(backend, tmp_path):
+    """A cached model carries its compile settings (e.g. steps_per_execution=32, as saved on a
+    GPU), which PyTorch refuses; the cache loads models uncompiled, so any backend can use any file."""
+    import json
+
+    import numpy as np
+
+    from dlbook import models
+
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    model.compile(optimizer="adam", loss="mse", steps_per_execution=1 if keras.backend.backend() == "torch" else 32)
+    path = tmp_path / "toy.keras"
+    models.save_model(model, path)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    run = subprocess.run([sys.executable, "-c", LOAD_CACHED_MODEL, str(path)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = np.array(json.loads(run.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(loaded, model.predict(np.ones((2, 3), dtype="float32"), verbose=0).ravel(), rtol=1e-5)
