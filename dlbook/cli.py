@@ -78,8 +78,7 @@ def _run(args) -> int:
     absolutize_path_variables()
     paths = chapter_files() if args.chapters == ["all"] else [find_chapter(n) for n in args.chapters]
     outcomes = run_chapters(paths)
-    # dlbook.results loads Keras and its backend: only now, not for the whole run beside the kernels.
-    from dlbook.results import format_results, load_results
+    from dlbook.results import format_results, load_results  # no Keras: the table is plain JSON
 
     failed = [path.name for path, error in outcomes if error]
     print()

@@ -14,7 +14,6 @@ import re
 import time
 from pathlib import Path
 
-from dlbook.config import current
 from dlbook.paths import atomic_path, build_dir, locked
 
 KEY = ("chapter", "metric", "mode", "backend")
@@ -50,6 +49,8 @@ def record_result(
     value = float(value)
     if math.isnan(value):
         raise AssertionError(f"Chapter {chapter}: {metric} is NaN; training diverged.")
+    from dlbook.config import current  # loads Keras; printing results (`dlbook results`) does not need it
+
     config = current()
     if target is None:
         passed = True

@@ -86,6 +86,14 @@ def test_python_m_dlbook_runs(isolated):
     assert run.returncode == 0 and "missing  bike_sharing/hour.csv" in run.stdout
 
 
+def test_results_command_does_not_load_keras(isolated):
+    """The table is plain JSON; loading a framework would print its start-up lines for nothing."""
+    code = "import sys; from dlbook import cli; cli.main(['results']); print('keras' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip().splitlines()[-1] == "False", run.stderr
+    assert run.stderr == ""
+
+
 def test_run_chapters_reports_each_outcome_and_goes_on(isolated, tmp_path, capsys):
     good, bad = tmp_path / "01_good.md", tmp_path / "02_bad.md"
     good.write_text("# Good\n\n```python\nprint('fine')\n```\n")
