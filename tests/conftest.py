@@ -26,6 +26,17 @@ def shared_mirror() -> Path | None:
     return candidate.resolve() if candidate.is_dir() else None
 
 
+@pytest.fixture(autouse=True)
+def restore_environment():
+    """Undo every change a test makes to os.environ, including direct writes (``dlbook run
+    --backend jax`` sets $KERAS_BACKEND), which would otherwise reach the chapter kernels that
+    this pytest worker starts later: they would run under another backend."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def real_data(isolated, monkeypatch):
     """The real datasets through the hub into an isolated cache: from the offline mirror where

@@ -207,3 +207,19 @@ def test_config_choices_are_those_of_dlbook_config():
     from dlbook import config
 
     assert cli.config_choices() == {"MODES": config.MODES, "PRECISIONS": config.PRECISIONS}
+
+
+
+BACKEND_AT_START = os.environ.get("KERAS_BACKEND")
+
+
+def test_cli_run_backend_flag_sets_the_environment_of_its_kernels(isolated, monkeypatch):
+    monkeypatch.setattr(runner, "run_chapters", lambda paths: [(p, None) for p in paths])
+    assert cli.main(["run", "02", "--backend", "torch"]) == 0
+    assert os.environ["KERAS_BACKEND"] == "torch"  # direct write: the kernels it starts inherit it
+
+
+def test_the_environment_is_restored_after_each_test():
+    """Runs after the test above (same file, same process): conftest's restore_environment undid
+    its direct write, which would otherwise reach every chapter kernel this worker starts later."""
+    assert os.environ.get("KERAS_BACKEND") == BACKEND_AT_START
