@@ -15,15 +15,15 @@ from dlbook import hub  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# Read once, at start-up: the `isolated` fixture removes $DLBOOK_MIRROR from the environment.
-_MIRROR_GIVEN = Path(os.environ["DLBOOK_MIRROR"]).resolve() if os.environ.get("DLBOOK_MIRROR") else None
+# Read once, at start-up (resolved against the directory pytest started in): the `isolated`
+# fixture removes $DLBOOK_MIRROR from the environment.
+_MIRROR = Path(os.environ.get("DLBOOK_MIRROR") or ROOT.parent / "shared" / "data").resolve()
 
 
 def shared_mirror() -> Path | None:
     """The offline mirror CI uses: $DLBOOK_MIRROR as the run started, else ../shared/data beside
     the checkout."""
-    candidate = Path(_MIRROR_GIVEN or ROOT.parent / "shared" / "data")
-    return candidate.resolve() if candidate.is_dir() else None
+    return _MIRROR if _MIRROR.is_dir() else None
 
 
 @pytest.fixture(autouse=True)

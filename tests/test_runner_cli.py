@@ -209,7 +209,6 @@ def test_config_choices_are_those_of_dlbook_config():
     assert cli.config_choices() == {"MODES": config.MODES, "PRECISIONS": config.PRECISIONS}
 
 
-
 BACKEND_AT_START = os.environ.get("KERAS_BACKEND")
 
 
