@@ -67,7 +67,14 @@ def test_chapter_05_model_trains(fast_mode, real_data, precision):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
     conv = next(layer for layer in model.get_layer("digit_trunk").layers if isinstance(layer, keras.layers.Conv2D))
     assert conv.compute_dtype == ("bfloat16" if precision == "mixed_bfloat16" else "float32")
-    assert (probabilities.argmax(axis=1) == digits.y_test).mean() > 0.7
+    predicted = probabilities.argmax(axis=1)
+    assert (predicted == digits.y_test).mean() > 0.9
+    # Every digit is learned: a seed once left a whole class at 0 % because most of the 128 ReLU
+    # features had died in Adam's first steps (the loss stalled near 2 at 85 % accuracy).
+    per_class = [(predicted[digits.y_test == k] == k).mean() for k in range(10)]
+    assert min(per_class) > 0.7, per_class
+    features = vision.feature_extractor(model).predict(digits.x_test, verbose=0)
+    assert (features.max(axis=0) > 0).all(), "some features are dead (zero for every test digit)"
 
 
 def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
