@@ -36,16 +36,22 @@ def find_chapter(number: str | int) -> Path:
 
 
 def _current_python_kernel():
-    """A kernel manager that runs this very interpreter, whatever kernelspecs are installed."""
+    """A kernel manager that runs this very interpreter, whatever kernelspecs are installed.
+
+    It is the asynchronous manager that nbclient uses by default: nbclient checks from inside its
+    event loop, every second, that the kernel is alive, and the blocking ``KernelManager`` cannot
+    answer from there, so a kernel that died (killed, out of memory) left ``dlbook run`` waiting
+    for ever instead of reporting it.
+    """
     import ipykernel.kernelspec
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
     from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 
     class CurrentPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
             return KernelSpec(resource_dir=ipykernel.kernelspec.RESOURCES, **ipykernel.kernelspec.get_kernel_dict())
 
-    return KernelManager(kernel_name="python3", kernel_spec_manager=CurrentPython())
+    return AsyncKernelManager(kernel_name="python3", kernel_spec_manager=CurrentPython())
 
 
 def _clock(seconds: float) -> str:

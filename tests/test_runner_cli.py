@@ -43,6 +43,18 @@ def test_execute_chapter_keeps_the_notebook_of_a_failing_chapter(isolated, tmp_p
     assert (isolated / "build" / "01_broken.ipynb").is_file()
 
 
+def test_execute_chapter_reports_a_kernel_that_died(isolated, tmp_path):
+    """A killed kernel (say, out of memory) is reported at once; it used to leave the run hanging."""
+    from nbclient.exceptions import DeadKernelError
+
+    chapter = tmp_path / "01_killed.md"
+    chapter.write_text("# Killed\n\n```python\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n```\n\n"
+                       "```python\nprint('never')\n```\n")
+    with pytest.raises(DeadKernelError):
+        runner.execute_chapter(chapter, cell_timeout=120)
+    assert (isolated / "build" / "01_killed.ipynb").is_file()
+
+
 def test_cli_list(capsys):
     assert cli.main(["list"]) == 0
     assert "03  The bike-sharing predictor" in capsys.readouterr().out
