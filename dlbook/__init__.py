@@ -62,11 +62,12 @@ def _quiet_framework_start_up() -> None:
     notebook kernel (the chapters import dlbook before Keras), dlbook imports TensorFlow with
     stderr sent to /dev/null; an import error still raises as usual. Later C++ lines below
     ERROR, and Python warnings such as tf.function retracing notices, are hidden too.
+    This holds under every backend: with JAX or PyTorch, Keras still imports an installed
+    TensorFlow (``keras.utils.set_random_seed`` seeds it too), and the same lines would appear.
     Elsewhere (the ``dlbook`` command, tests) only the environment variable is set.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    if backend != "tensorflow" or "ipykernel" not in sys.modules or "tensorflow" in sys.modules:
+    if "ipykernel" not in sys.modules or "tensorflow" in sys.modules:
         return
     try:
         with _stderr_to_devnull():

@@ -55,6 +55,26 @@ def test_execute_chapter_reports_a_kernel_that_died(isolated, tmp_path):
     assert (isolated / "build" / "01_killed.ipynb").is_file()
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_an_executed_chapter_shows_no_framework_start_up_noise(isolated, tmp_path, monkeypatch, backend):
+    """TensorFlow's C++ start-up lines (CUDA probes) stay out of the notebook, under every backend."""
+    monkeypatch.setenv("KERAS_BACKEND", backend)  # the kernel inherits it
+    # ipykernel forwards what C++ code writes to the kernel's stderr, but not under pytest.
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    chapter = tmp_path / "01_quiet.md"
+    # The kernel forwards what C++ code writes to its stderr a moment later, so a second cell waits.
+    chapter.write_text("# Quiet\n\n```python\nimport dlbook\nimport matplotlib.pyplot as plt\nimport pandas as pd\n"
+                       "import keras\nfrom tqdm.auto import trange\nfrom dlbook import plotting, tabular, vision\n"
+                       "config = dlbook.setup()\nprint(float(keras.ops.sum(keras.ops.ones(3))))\n```\n\n"
+                       "```python\nimport time\ntime.sleep(2)\n```\n")
+    cells = json.loads(runner.execute_chapter(chapter, cell_timeout=300).read_text())["cells"]
+    outputs = [out for cell in cells if cell["cell_type"] == "code" for out in cell["outputs"]]
+    stderr = "".join("".join(out["text"]) for out in outputs if out.get("name") == "stderr")
+    assert stderr == ""
+    stdout = "".join("".join(out["text"]) for out in outputs if out.get("name") == "stdout")
+    assert f"backend={backend}" in stdout and "3.0" in stdout
+
+
 def test_cli_list(capsys):
     assert cli.main(["list"]) == 0
     assert "03  The bike-sharing predictor" in capsys.readouterr().out
