@@ -63,8 +63,7 @@ def test_an_executed_chapter_shows_no_framework_start_up_noise(isolated, tmp_pat
     monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     chapter = tmp_path / "01_quiet.md"
     # The kernel forwards what C++ code writes to its stderr a moment later, so a second cell waits.
-    chapter.write_text("# Quiet\n\n```python\nimport dlbook\nimport matplotlib.pyplot as plt\nimport pandas as pd\n"
-                       "import keras\nfrom tqdm.auto import trange\nfrom dlbook import plotting, tabular, vision\n"
+    chapter.write_text("# Quiet\n\n```python\nimport dlbook\nimport keras\n"
                        "config = dlbook.setup()\nprint(float(keras.ops.sum(keras.ops.ones(3))))\n```\n\n"
                        "```python\nimport time\ntime.sleep(2)\n```\n")
     cells = json.loads(runner.execute_chapter(chapter, cell_timeout=300).read_text())["cells"]
