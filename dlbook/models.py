@@ -64,6 +64,20 @@ def save_model(model: keras.Model, path: Path) -> Path:
     return path
 
 
+def train_and_save(path: Path, train: Callable[[], tuple], description: str) -> tuple:
+    """Run ``train()``, which returns ``(model, anything)``, and cache the model at ``path``.
+
+    The path's lock is held from the start of the training to the end of the save, so a
+    :func:`load_or_train` of the same model in another process (a later chapter started
+    meanwhile) waits for this model instead of training a copy of its own. For a chapter that
+    must train the model itself and also leaves it for others; returns what ``train()`` returned.
+    """
+    with locked(path, purpose=f"e.g. a chapter training the {description}"):
+        result = train()
+        _save_atomically(result[0], path)
+    return result
+
+
 def load_or_train(path: Path, train: Callable[[], keras.Model], description: str, verbose: bool = True) -> keras.Model:
     """The model cached at ``path``; if there is none, ``train()`` it and cache it first.
 

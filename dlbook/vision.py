@@ -1,6 +1,6 @@
 """MNIST and the digit CNN shared by chapters 05, 06 and 08: the data, the networks, augmentation.
 
-Chapter 05 trains :func:`digit_classifier` and saves it with :func:`save_digit_classifier`.
+Chapter 05 trains :func:`digit_classifier` and caches it (``train_digit_classifier(save=True)``).
 Chapters 06 and 08 call :func:`load_digit_classifier`, which loads that checkpoint from the model
 cache (:mod:`dlbook.models`), or, if it is missing, trains it with the same code: no chapter
 depends on another having run.
@@ -176,8 +176,20 @@ def classifier_recipe(digits: Digits | None = None, epochs: int | None = None) -
             "optimizer": "adam", "learning_rate": 1e-3, "schedule": "cosine", "precision": current().precision}
 
 
-def train_digit_classifier(digits: Digits | None = None, epochs: int | None = None, verbose: int | str = "auto"):
-    """Build and train :func:`digit_classifier` with :func:`classifier_recipe`; returns ``(model, history)``."""
+def train_digit_classifier(digits: Digits | None = None, epochs: int | None = None, verbose: int | str = "auto",
+                           save: bool = False):
+    """Build and train :func:`digit_classifier` with :func:`classifier_recipe`; returns ``(model, history)``.
+
+    ``save=True`` (chapter 05) also caches the model for :func:`load_digit_classifier`, holding
+    the cache's lock while it trains, so a chapter 06 or 08 started meanwhile waits for it
+    instead of training its own copy. Only the current mode's recipe can be saved.
+    """
+    if save:
+        if classifier_recipe(digits, epochs) != classifier_recipe():
+            raise ValueError(f"only the current mode's recipe is cached ({classifier_recipe()}); "
+                             "train with those settings or pass save=False")
+        return models.train_and_save(classifier_path(), lambda: train_digit_classifier(digits, epochs, verbose),
+                                     "digit classifier (chapter 05's model and recipe)")
     recipe = classifier_recipe(digits, epochs)
     digits = digits or load_digits(train_size=recipe["train_size"])
     steps = recipe["epochs"] * int(np.ceil(len(digits.x_train) / recipe["batch_size"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+
 import keras
 import numpy as np
 import pytest
@@ -73,3 +75,20 @@ def test_save_model_round_trip(fast_mode):
     model = small_network()
     path = models.save_model(model, models.cache_path("toy", model, {}))
     assert keras.saving.load_model(path).count_params() == model.count_params()
+
+
+def test_train_and_save_holds_the_lock_while_training(fast_mode):
+    path = models.cache_path("toy", small_network(), {"epochs": 1})
+    waited = []
+
+    def train():
+        # Another process's load_or_train would block here: the lock is taken for the training.
+        with open(path.with_name(f".{path.name}.lock"), "w") as lock, pytest.raises(BlockingIOError):
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        waited.append(True)
+        return small_network(), "history"
+
+    model, history = models.train_and_save(path, train, "toy model")
+    assert waited == [True] and history == "history" and path.is_file()
+    loaded = models.load_or_train(path, lambda: pytest.fail("should load the saved model"), "toy model", verbose=False)
+    assert loaded.count_params() == model.count_params()

@@ -188,3 +188,20 @@ def test_load_mnist(real_data):
     assert x_train.dtype == np.uint8 and x_train.max() == 255
     assert sorted(np.unique(y_train)) == list(range(10)) and y_test.shape == (10000,)
     assert y_train[:5].tolist() == [5, 0, 4, 1, 9]  # the well-known first training labels
+
+
+def test_train_digit_classifier_can_save_only_the_modes_recipe(fast_mode):
+    with pytest.raises(ValueError, match="only the current mode's recipe"):
+        vision.train_digit_classifier(striped_digits(64), epochs=1, verbose=0, save=True)
+    assert not vision.classifier_path().exists()
+
+
+def test_train_digit_classifier_saves_the_modes_recipe_to_the_cache(fast_mode, monkeypatch):
+    small_recipe = {"train_size": 64, "epochs": 1, "batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3,
+                    "schedule": "cosine", "precision": "float32"}
+    monkeypatch.setattr(vision, "classifier_recipe", lambda digits=None, epochs=None: small_recipe)
+    model, history = vision.train_digit_classifier(striped_digits(128), verbose=0, save=True)
+    assert len(history.history["loss"]) == 1 and vision.classifier_path().is_file()
+    loaded = vision.load_digit_classifier(verbose=False)
+    x = striped_digits(8).x_train
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
