@@ -138,6 +138,21 @@ def _info(args) -> int:
     return 0
 
 
+def _sentiment(args) -> int:
+    import contextlib
+
+    from dlbook.sentiment import read_texts, sentiment_lines
+
+    if bool(args.texts) == bool(args.file):
+        raise ValueError("give texts to classify, or --file F with one text a line (not both)")
+    texts = read_texts(args.file) if args.file else args.texts
+    with contextlib.redirect_stdout(sys.stderr):  # training progress and logs stay off stdout
+        lines = sentiment_lines(texts, probabilities_only=bool(args.file))
+    for line in lines:
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlbook", description="Run and manage the dlbook chapters.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -154,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--file", help="one file of the dataset (fetch only)")
     data.set_defaults(func=_data)
     commands.add_parser("info", help="versions, backend, device, mode, precision").set_defaults(func=_info)
+    sentiment = commands.add_parser(
+        "sentiment", help="P(positive) of Chinese reviews by chapter 04's classifier (trained first if not cached)")
+    sentiment.add_argument("texts", nargs="*", help='reviews, e.g. "这个手机太好用了"')
+    sentiment.add_argument("--file", help="a UTF-8 file with one review a line: prints one probability a line")
+    sentiment.set_defaults(func=_sentiment)
     return parser
 
 

@@ -173,6 +173,20 @@ class Vocabulary:
         """The token of each id: ``tokens[0]`` is ``"<pad>"``, ``tokens[1]`` ``"<unk>"``."""
         self._ids = {word: i for i, word in enumerate(self.tokens) if i >= len(self.RESERVED)}
 
+    @classmethod
+    def from_tokens(cls, tokens: Sequence[str]) -> "Vocabulary":
+        """The vocabulary whose :attr:`tokens` are ``tokens`` (as saved beside a trained model).
+
+        ``tokens`` must start with the reserved ``"<pad>"`` and ``"<unk>"``; counts are not kept.
+        """
+        tokens = list(tokens)
+        if tuple(tokens[: len(cls.RESERVED)]) != cls.RESERVED or len(set(tokens)) != len(tokens):
+            raise ValueError(f"a vocabulary's tokens start with {cls.RESERVED} and do not repeat")
+        vocabulary = cls([])
+        vocabulary.tokens = tokens
+        vocabulary._ids = {word: i for i, word in enumerate(tokens) if i >= len(cls.RESERVED)}
+        return vocabulary
+
     def __len__(self) -> int:
         return len(self.tokens)
 
@@ -211,3 +225,17 @@ def pad(id_lists: Sequence[Sequence[int]], max_len: int | None = None) -> tuple[
         padded[row, : len(kept)] = kept
     mask = np.arange(width) < np.minimum(lengths, width)[:, None]
     return padded, mask
+
+
+def sentiment(texts, verbose: bool = False) -> np.ndarray:
+    """P(positive) of each text by chapter 04's review classifier: see :func:`dlbook.sentiment.sentiment`."""
+    from dlbook.sentiment import sentiment as classify  # loads Keras, which segmentation alone does not need
+
+    return classify(texts, verbose=verbose)
+
+
+def word_vectors(verbose: bool = True):
+    """Chapter 09's word vectors of 红楼梦: see :func:`dlbook.word_vectors.word_vectors`."""
+    from dlbook.word_vectors import word_vectors as load
+
+    return load(verbose=verbose)

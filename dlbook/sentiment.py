@@ -1,0 +1,330 @@
+"""Chapter 04's sentiment classifiers of Chinese reviews, and the ``dlbook sentiment`` app.
+
+A review becomes jieba's words without punctuation (:func:`review_words`); the book's three
+models read word ids, the stronger model reads *n-grams*: the words, the pairs of neighbouring
+words (不_好 tells more than 不 and 好 apart) and the pairs of neighbouring characters, which
+catch words that jieba cuts differently from review to review (:func:`ngram_features`).
+
+* :func:`book_bag_of_words_model`, :func:`book_rnn_model`, :func:`book_lstm_model`: the book's
+  three networks, trained in batches instead of one review at a time.
+* :class:`NaiveBayes`: the count-based baseline every text classifier should be compared with.
+* :func:`ngram_average_model`: the stronger model, the mean of n-gram embeddings (fastText's idea).
+* :class:`SentimentClassifier`: a trained model with its vocabulary, from texts to P(positive);
+  :func:`train_sentiment_classifier` trains one with the chapter's recipe and
+  :func:`load_sentiment_classifier` keeps one in the model cache for :func:`sentiment`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from dlbook import corpora, models, text
+from dlbook.config import compile_options, current, pick
+from dlbook.paths import atomic_path, locked
+
+CORPUS_CACHE = "jd_reviews"
+"""The name under which the segmentation of the JD reviews is cached (:func:`text.segment_corpus`)."""
+
+
+def review_words(texts: Sequence[str], cache_name: str | None = None) -> list[list[str]]:
+    """jieba's words of every text, punctuation and whitespace left out.
+
+    With ``cache_name`` the segmentation is cached in the data cache (for a corpus read again and
+    again); without, the texts are segmented afresh (for a user's few sentences).
+    """
+    texts = list(texts)
+    words = text.segment_corpus(texts, cache_name) if cache_name else [text.segment(t) for t in texts]
+    return [text.strip_punctuation(w) for w in words]
+
+
+def ngram_features(words: Sequence[str]) -> list[str]:
+    """The features of one review for the n-gram model: words, word pairs and character pairs.
+
+    ``["不", "好用"]`` gives ``["不", "好用", "不_好用", "c:不好", "c:好用"]``. A review with no
+    words at all gives ``["<unk>"]``, so that every review has at least one feature.
+    """
+    words = list(words)
+    characters = "".join(words)
+    features = words + [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    features += [f"c:{characters[i:i + 2]}" for i in range(len(characters) - 1)]
+    return features or [text.Vocabulary.RESERVED[text.Vocabulary.UNKNOWN]]
+
+
+def book_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1)):
+    """The book's split: every non-empty line, repeats included, shuffled and cut 80/10/10.
+
+    Returns ``[(train_texts, train_labels), (val_texts, val_labels), (test_texts, test_labels)]``.
+    A review posted twice can land in training and in the test set: see :func:`overlap_share`,
+    and :func:`dlbook.corpora.clean_split` for the honest split.
+    """
+    kept = [i for i, t in enumerate(texts) if t.strip()]
+    order = np.random.default_rng(seed).permutation(kept)
+    bounds = [round(fractions[0] * len(order)), round((fractions[0] + fractions[1]) * len(order))]
+    labels = np.asarray(labels)
+    return [([texts[i].strip() for i in part], labels[part]) for part in np.split(order, bounds)]
+
+
+def overlap_share(train_texts: Iterable[str], test_texts: Sequence[str]) -> float:
+    """The share of ``test_texts`` that also occur, verbatim after stripping, in ``train_texts``."""
+    seen = {t.strip() for t in train_texts}
+    return float(np.mean([t.strip() in seen for t in test_texts])) if len(test_texts) else 0.0
+
+
+class BagOfWordsLinear(layers.Layer):
+    """A dense layer on a review's word counts, ``W · counts + b``, without building the counts.
+
+    The book multiplies a vocabulary-sized vector of word frequencies by a matrix. Column ``w`` of
+    that matrix meets the count of word ``w``, so the product is the sum of the columns of the
+    review's words, one per occurrence: ``Σ_t W[w_t] + b``. Summing looked-up rows costs the
+    review's length instead of the vocabulary's size. Padding (id 0) is not counted.
+    """
+
+    def __init__(self, vocab_size: int, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.units = vocab_size, units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(self.vocab_size, self.units), initializer="glorot_uniform", name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, ids):
+        ids = ops.cast(ids, "int32")
+        rows = ops.take(ops.cast(self.kernel, self.compute_dtype), ids, axis=0)
+        counted = ops.cast(ops.not_equal(ids, text.Vocabulary.PAD), rows.dtype)[..., None]
+        return ops.sum(rows * counted, axis=1) + ops.cast(self.bias, rows.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
+
+
+def _two_way_softmax(x, name: str = "sentiment"):
+    # The book's two outputs (negative, positive); the softmax computes in float32.
+    return layers.Dense(2, activation="softmax", dtype="float32", name=name)(x)
+
+
+def book_bag_of_words_model(vocab_size: int) -> keras.Model:
+    """The book's first model: word counts → Linear(V→10) → ReLU → Linear(10→2) → softmax."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
+    hidden = layers.Activation("relu")(BagOfWordsLinear(vocab_size, 10, name="counts_linear")(ids))
+    return keras.Model(ids, _two_way_softmax(hidden), name="book_bag_of_words")
+
+
+def book_rnn_model(vocab_size: int, units: int = 10) -> keras.Model:
+    """The book's RNN: 10-dimensional word embeddings, a simple recurrent layer, softmax on its last state."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
+    x = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(ids)
+    x = layers.SimpleRNN(units, name="rnn")(x)
+    return keras.Model(ids, _two_way_softmax(x), name="book_rnn")
+
+
+def book_lstm_model(vocab_size: int, units: int = 10) -> keras.Model:
+    """The book's LSTM: 10-dimensional word embeddings and two LSTM layers of 10 units."""
+    ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
+    x = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(ids)
+    x = layers.LSTM(units, return_sequences=True, name="lstm_1")(x)
+    x = layers.LSTM(units, name="lstm_2")(x)
+    return keras.Model(ids, _two_way_softmax(x), name="book_lstm")
+
+
+def ngram_average_model(vocab_size: int, dim: int = 64, dropout: float = 0.5) -> keras.Model:
+    """The stronger model: the mean embedding of a review's n-grams, dropout, and one sigmoid unit.
+
+    Every n-gram gets a ``dim``-dimensional vector; a review is the average of its vectors
+    (padding masked out), and a logistic regression on that average gives P(positive).
+    """
+    ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
+    x = layers.Embedding(vocab_size, dim, mask_zero=True, name="ngram_embedding")(ids)
+    x = layers.GlobalAveragePooling1D(name="average")(x)
+    x = layers.Dropout(dropout, name="dropout")(x)
+    positive = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive")(x)
+    return keras.Model(ids, positive, name="ngram_average")
+
+
+class NaiveBayes:
+    """Multinomial naive Bayes with add-``alpha`` smoothing on lists of tokens, in NumPy.
+
+    ``P(class | review) ∝ P(class) Π_t P(t | class)``, each ``P(t | class)`` counted in the
+    training reviews of the class. Tokens unseen in training are ignored.
+    """
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def fit(self, token_lists: Sequence[Sequence[str]], labels) -> "NaiveBayes":
+        labels = np.asarray(labels)
+        self.vocabulary = text.Vocabulary(token_lists)
+        counts = np.zeros((2, len(self.vocabulary)))
+        for tokens, label in zip(token_lists, labels):
+            np.add.at(counts[int(label)], self.vocabulary.encode(tokens), 1)
+        smoothed = counts + self.alpha
+        smoothed[:, : len(text.Vocabulary.RESERVED)] = 1.0  # never looked up: see _known
+        self.log_likelihood = np.log(smoothed) - np.log(smoothed[:, len(text.Vocabulary.RESERVED):].sum(axis=1, keepdims=True))
+        self.log_prior = np.log(np.bincount(labels.astype(int), minlength=2) / len(labels))
+        return self
+
+    def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """P(positive) of every token list."""
+        scores = np.array([self.log_prior + self.log_likelihood[:, self._known(t)].sum(axis=1) for t in token_lists])
+        return 1.0 / (1.0 + np.exp(np.clip(scores[:, 0] - scores[:, 1], -50, 50)))
+
+    def _known(self, tokens: Sequence[str]) -> np.ndarray:
+        ids = self.vocabulary.encode(tokens)
+        return ids[ids >= len(text.Vocabulary.RESERVED)]
+
+    def log_odds(self, token: str) -> float:
+        """``log P(token | positive) - log P(token | negative)``: how far one token pushes to each side."""
+        ids = self._known([token])
+        return float(self.log_likelihood[1, ids].sum() - self.log_likelihood[0, ids].sum())
+
+
+@dataclass
+class SentimentClassifier:
+    """The n-gram model with the vocabulary it was trained with: texts in, P(positive) out."""
+
+    model: keras.Model
+    vocabulary: text.Vocabulary
+    max_len: int = 400
+
+    def encode(self, texts: Sequence[str], cache_name: str | None = None) -> np.ndarray:
+        """The padded n-gram ids of ``texts`` (at most ``max_len`` features each)."""
+        features = [ngram_features(w) for w in review_words(texts, cache_name)]
+        return text.pad([self.vocabulary.encode(f) for f in features], self.max_len)[0]
+
+    def predict(self, texts: Sequence[str], cache_name: str | None = None, batch_size: int = 256) -> np.ndarray:
+        """P(positive) of every text, as float32 (empty or unknown text gets a probability too)."""
+        if isinstance(texts, str):
+            raise TypeError("predict takes a list of texts; wrap a single text in a list")
+        if not len(texts):
+            return np.zeros(0, np.float32)
+        ids = self.encode(texts, cache_name)
+        return np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0), np.float32).reshape(-1)
+
+
+def sentiment_recipe() -> dict:
+    """The training settings of :func:`train_sentiment_classifier` in the current mode.
+
+    The clean split of the JD reviews (seed 42), n-grams seen at least twice in training, 64-dim
+    embeddings, Adam 1e-3, batches of 64, early stopping on validation accuracy (patience 4),
+    at most 30 epochs in full mode and 8 in fast mode.
+    """
+    return {"data": "jd_reviews clean_split", "split_seed": 42, "features": "words+word pairs+char pairs",
+            "min_count": 2, "max_len": 400, "dim": 64, "dropout": 0.5, "optimizer": "adam",
+            "learning_rate": 1e-3, "batch_size": 64, "max_epochs": pick(fast=8, full=30), "patience": 4,
+            "precision": current().precision}
+
+
+def train_sentiment_classifier(split: corpora.CleanSplit, seed: int, verbose: int | str = 0):
+    """Train the n-gram model on ``split`` with :func:`sentiment_recipe`; returns ``(classifier, history)``.
+
+    The vocabulary is built from the training reviews only; the epoch of best validation accuracy
+    is kept. ``seed`` seeds the weights, dropout and shuffling.
+    """
+    recipe = sentiment_recipe()
+    train_features = [ngram_features(w) for w in review_words(split.x_train, CORPUS_CACHE)]
+    vocabulary = text.Vocabulary(train_features, min_count=recipe["min_count"])
+    keras.utils.set_random_seed(seed)
+    classifier = SentimentClassifier(ngram_average_model(len(vocabulary), recipe["dim"], recipe["dropout"]),
+                                     vocabulary, recipe["max_len"])
+    x_train = text.pad([vocabulary.encode(f) for f in train_features], recipe["max_len"])[0]
+    x_val = classifier.encode(split.x_val, CORPUS_CACHE)
+    classifier.model.compile(optimizer=keras.optimizers.Adam(recipe["learning_rate"]), loss="binary_crossentropy",
+                             metrics=["accuracy"], **compile_options())
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=recipe["patience"],
+                                         restore_best_weights=True)
+    history = classifier.model.fit(x_train, split.y_train, validation_data=(x_val, split.y_val),
+                                   batch_size=recipe["batch_size"], epochs=recipe["max_epochs"],
+                                   callbacks=[stop], verbose=verbose)
+    return classifier, history
+
+
+def jd_clean_split(seed: int = 42) -> corpora.CleanSplit:
+    """The JD reviews (HTML entities unescaped), cleaned and split by :func:`corpora.clean_split`."""
+    texts, labels = corpora.load_jd_reviews(unescape=True)
+    return corpora.clean_split(texts, labels, seed=seed)
+
+
+def classifier_path() -> Path:
+    """Where the sentiment classifier of the current mode and recipe is cached (``.keras``).
+
+    The architecture in the key is built with a placeholder vocabulary size: the real size
+    follows from the data and the recipe, which the key holds.
+    """
+    return models.cache_path("sentiment", ngram_average_model(2), sentiment_recipe())
+
+
+def _vocabulary_path(model_path: Path) -> Path:
+    return model_path.with_suffix(".vocabulary.json")
+
+
+def save_sentiment_classifier(classifier: SentimentClassifier, path: Path | None = None) -> Path:
+    """Cache ``classifier`` (trained with the current recipe): its vocabulary, then its model."""
+    path = path or classifier_path()
+    with locked(path, purpose="e.g. a chapter saving the sentiment classifier"):
+        _save(classifier, path)
+    return path
+
+
+def _save(classifier: SentimentClassifier, path: Path) -> None:
+    # The vocabulary first: a model file on disk means its vocabulary is there too.
+    with atomic_path(_vocabulary_path(path), suffix=".json") as tmp:
+        tmp.write_text(json.dumps({"tokens": classifier.vocabulary.tokens, "max_len": classifier.max_len},
+                                  ensure_ascii=False), encoding="utf-8")
+    with atomic_path(path, suffix=".keras") as tmp:
+        classifier.model.save(tmp)
+
+
+def load_sentiment_classifier(verbose: bool = True) -> SentimentClassifier:
+    """The cached sentiment classifier of the current mode; trained (chapter 04's recipe) and cached if missing."""
+    path = classifier_path()
+    with locked(path, purpose="e.g. a chapter training the sentiment classifier"):
+        if path.is_file() and _vocabulary_path(path).is_file():
+            saved = json.loads(_vocabulary_path(path).read_text(encoding="utf-8"))
+            model = keras.saving.load_model(path, compile=False)
+            return SentimentClassifier(model, text.Vocabulary.from_tokens(saved["tokens"]), saved["max_len"])
+        if verbose:
+            print(f"No cached sentiment classifier at {path}: training it now (chapter 04's recipe).", flush=True)
+        classifier, _ = train_sentiment_classifier(jd_clean_split(sentiment_recipe()["split_seed"]),
+                                                   seed=sentiment_recipe()["split_seed"], verbose=2 if verbose else 0)
+        _save(classifier, path)
+        return classifier
+
+
+def sentiment(texts: Sequence[str] | str, verbose: bool = False) -> np.ndarray:
+    """P(positive) of each text by chapter 04's classifier (cached; trained first if missing).
+
+    ``sentiment(["这个手机太好用了", "质量很差"])`` → ``array([0.99, 0.02])``. A single string
+    gives an array of one. Empty, punctuation-only, unknown or non-Chinese text gets a
+    probability too (the model has seen none of its words, so it says what it says for no evidence).
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    return load_sentiment_classifier(verbose=verbose).predict(texts)
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file, one text each (empty lines included), for ``dlbook sentiment --file``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file; give a text file with one review per line")
+    try:
+        return corpora.read_lines(path)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "save it as UTF-8 and try again") from None
+
+
+def sentiment_lines(texts: Sequence[str], probabilities_only: bool) -> list[str]:
+    """What ``dlbook sentiment`` prints: a probability per text, with the text unless ``probabilities_only``."""
+    probabilities = sentiment(texts, verbose=True)
+    if probabilities_only:
+        return [f"{p:.4f}" for p in probabilities]
+    return [f"{p:.4f}  {'positive' if p >= 0.5 else 'negative'}  {t}" for p, t in zip(probabilities, texts)]

@@ -1,0 +1,138 @@
+"""Chapter 04's sentiment tools: features, the book's split, the layers, naive Bayes, the app."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import keras
+
+from dlbook import cli, sentiment, text
+
+POSITIVE = ["这个手机太好用了", "质量很好，很满意", "非常好，推荐购买", "物流很快，好评", "不错，值得买"]
+NEGATIVE = ["质量太差了，退货", "很差，不推荐", "垃圾产品，差评", "物流太慢，很失望", "不好用，后悔买了"]
+
+
+def test_ngram_features_are_words_word_pairs_and_character_pairs():
+    assert sentiment.ngram_features(["不", "好用"]) == ["不", "好用", "不_好用", "c:不好", "c:好用"]
+    assert sentiment.ngram_features(["好"]) == ["好"]
+    assert sentiment.ngram_features([]) == ["<unk>"]  # no review without a feature (a masked mean of nothing is NaN)
+
+
+def test_review_words_drops_punctuation_and_whitespace():
+    words = sentiment.review_words(["很好！！ 很满意。", "？？", ""])
+    assert "".join(words[0]) == "很好很满意" and "满意" in words[0] and words[1:] == [[], []]
+
+
+def test_the_book_split_leaks_repeated_reviews_and_the_share_is_measured():
+    texts = ["好评"] * 30 + [f"评论{i}" for i in range(70)] + ["", "  "]
+    labels = np.ones(len(texts), int)
+    parts = sentiment.book_split(texts, labels, seed=0)
+    assert [len(p[0]) for p in parts] == [80, 10, 10]  # empty lines dropped, 100 kept
+    assert all(t.strip() for p in parts for t in p[0])
+    assert sentiment.overlap_share(parts[0][0], parts[2][0]) == np.mean([t == "好评" for t in parts[2][0]]) > 0
+    assert sentiment.overlap_share(["a", "b "], ["b", "c", "d", "a"]) == 0.5
+    assert sentiment.overlap_share(["a"], []) == 0.0
+
+
+def test_bag_of_words_linear_equals_a_dense_layer_on_word_counts():
+    layer = sentiment.BagOfWordsLinear(vocab_size=6, units=3)
+    ids = np.array([[2, 3, 3, 5, 0, 0], [4, 0, 0, 0, 0, 0]], dtype="int32")
+    out = keras.ops.convert_to_numpy(layer(ids))
+    counts = np.zeros((2, 6))
+    for row, sequence in enumerate(ids):
+        for i in sequence[sequence != 0]:
+            counts[row, i] += 1  # padding (id 0) is not a word
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in layer.weights)
+    np.testing.assert_allclose(out, counts @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+
+def test_the_book_models_output_two_class_probabilities_in_float32():
+    ids = np.array([[2, 3, 0], [4, 0, 0]], dtype="int32")
+    for build in (sentiment.book_bag_of_words_model, sentiment.book_rnn_model, sentiment.book_lstm_model):
+        probabilities = keras.ops.convert_to_numpy(build(6)(ids))
+        assert probabilities.shape == (2, 2) and probabilities.dtype == np.float32
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_naive_bayes_counts_tokens_per_class():
+    tokens = [["好", "好"], ["好", "满意"], ["差"], ["差", "好"]]
+    bayes = sentiment.NaiveBayes(alpha=1.0).fit(tokens, [1, 1, 0, 0])
+    # Positive counts: 好 3, 满意 1, 差 0 (+1 each: 4, 2, 1 of 7); negative: 好 1, 满意 0, 差 2 (2, 1, 3 of 6).
+    assert bayes.log_odds("好") == pytest.approx(np.log(4 / 7) - np.log(2 / 6))
+    assert bayes.log_odds("差") == pytest.approx(np.log(1 / 7) - np.log(3 / 6))
+    expected = 1 / (1 + np.exp(np.log(3 / 6) - np.log(1 / 7)))  # equal priors; P(差|-)/P(差|+)
+    assert bayes.predict_proba([["差"]])[0] == pytest.approx(expected)
+    assert bayes.predict_proba([["没见过"], []]) == pytest.approx([0.5, 0.5])  # unknown tokens: the prior
+    assert bayes.log_odds("没见过") == 0.0
+
+
+def test_vocabulary_from_tokens_round_trips():
+    vocab = text.Vocabulary([["好", "好", "差"]])
+    again = text.Vocabulary.from_tokens(vocab.tokens)
+    assert again.tokens == vocab.tokens and list(again.encode(["差", "好", "?"])) == list(vocab.encode(["差", "好", "?"]))
+    with pytest.raises(ValueError, match="start with"):
+        text.Vocabulary.from_tokens(["好", "差"])
+
+
+def tiny_classifier() -> sentiment.SentimentClassifier:
+    """A classifier trained in a second on ten reviews: enough to test the plumbing."""
+    keras.utils.set_random_seed(0)
+    features = [sentiment.ngram_features(w) for w in sentiment.review_words(POSITIVE + NEGATIVE)]
+    vocabulary = text.Vocabulary(features)
+    classifier = sentiment.SentimentClassifier(sentiment.ngram_average_model(len(vocabulary), dim=8, dropout=0.0),
+                                               vocabulary, max_len=50)
+    classifier.model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    classifier.model.fit(classifier.encode(POSITIVE + NEGATIVE), np.array([1] * 5 + [0] * 5), epochs=60, verbose=0)
+    return classifier
+
+
+@pytest.fixture
+def cached_classifier(isolated):
+    classifier = tiny_classifier()
+    path = sentiment.save_sentiment_classifier(classifier)
+    assert path.is_file() and path.with_suffix(".vocabulary.json").is_file()
+    return classifier
+
+
+def test_a_classifier_gives_every_text_a_probability(cached_classifier):
+    odd = ["", "！！！", "hello world", "这是一个从未见过的句子"]
+    probabilities = cached_classifier.predict(POSITIVE + NEGATIVE + odd)
+    assert probabilities.shape == (14,) and np.all((probabilities >= 0) & (probabilities <= 1))
+    assert np.all(probabilities[:5] > 0.5) and np.all(probabilities[5:10] < 0.5)  # it learned its ten reviews
+    assert cached_classifier.predict([]).shape == (0,)
+    with pytest.raises(TypeError, match="list"):
+        cached_classifier.predict("一个字符串")
+
+
+def test_sentiment_loads_the_cached_classifier(cached_classifier):
+    expected = cached_classifier.predict(["很好，很满意", "很差"])
+    np.testing.assert_allclose(text.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
+    assert text.sentiment("很好").shape == (1,)
+
+
+def test_cli_sentiment_file_prints_exactly_one_probability_a_line(cached_classifier, tmp_path, capsys):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("很好，很满意\n\n！！！\nhello\n很差\n", encoding="utf-8")
+    assert cli.main(["sentiment", "--file", str(reviews)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 5 and all(0 <= float(line) <= 1 for line in out)
+    assert float(out[0]) > 0.5 > float(out[4])
+
+
+def test_cli_sentiment_prints_texts_with_probabilities(cached_classifier, capsys):
+    assert cli.main(["sentiment", "很好，很满意", "很差"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("很好，很满意") and "positive" in lines[0] and "negative" in lines[1]
+
+
+def test_cli_sentiment_bad_input_is_a_one_line_error(cached_classifier, tmp_path, capsys):
+    binary = tmp_path / "latin1.txt"
+    binary.write_bytes("très bien\n".encode("latin-1"))
+    for argv, message in ((["sentiment", "--file", str(tmp_path / "missing.txt")], "no such file"),
+                          (["sentiment", "--file", str(binary)], "not UTF-8"),
+                          (["sentiment"], "give texts"),
+                          (["sentiment", "好", "--file", str(binary)], "not both")):
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
