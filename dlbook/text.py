@@ -146,6 +146,15 @@ def strip_punctuation(tokens: Iterable[str]) -> list[str]:
     return [token for token in tokens if token.strip() and not is_punctuation(token)]
 
 
+# The CJK Unified Ideographs, their extension A and the compatibility ideographs: Chinese characters.
+_IDEOGRAPHS = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF))
+
+
+def is_chinese_word(token: str) -> bool:
+    """True if ``token`` is made of Chinese characters only (no Latin, digits, kana, Cyrillic or '�')."""
+    return bool(token) and all(any(lo <= ord(c) <= hi for lo, hi in _IDEOGRAPHS) for c in token)
+
+
 class Vocabulary:
     """Words to integer ids and back, built from tokenized texts; plain NumPy, for every backend.
 

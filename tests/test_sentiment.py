@@ -67,6 +67,11 @@ def test_naive_bayes_counts_tokens_per_class():
     assert bayes.log_odds("没见过") == 0.0
 
 
+def test_is_chinese_word():
+    assert text.is_chinese_word("宝玉") and text.is_chinese_word("㐀")
+    assert not any(map(text.is_chinese_word, ["", "ok", "好2", "好�", "ヶ", "好，"]))
+
+
 def test_vocabulary_from_tokens_round_trips():
     vocab = text.Vocabulary([["好", "好", "差"]])
     again = text.Vocabulary.from_tokens(vocab.tokens)
@@ -80,16 +85,22 @@ def tiny_classifier() -> sentiment.SentimentClassifier:
     keras.utils.set_random_seed(0)
     features = [sentiment.ngram_features(w) for w in sentiment.review_words(POSITIVE + NEGATIVE)]
     vocabulary = text.Vocabulary(features)
-    classifier = sentiment.SentimentClassifier(sentiment.ngram_average_model(len(vocabulary), dim=8, dropout=0.0),
+    classifier = sentiment.SentimentClassifier(sentiment.ngram_embedding_model(len(vocabulary), dim=8, dropout=0.0),
                                                vocabulary, max_len=50)
     classifier.model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
     classifier.model.fit(classifier.encode(POSITIVE + NEGATIVE), np.array([1] * 5 + [0] * 5), epochs=60, verbose=0)
     return classifier
 
 
+@pytest.fixture(scope="module")
+def trained_classifier():
+    return tiny_classifier()
+
+
 @pytest.fixture
-def cached_classifier(isolated):
-    classifier = tiny_classifier()
+def cached_classifier(isolated, trained_classifier):
+    """The tiny classifier, saved in an empty model cache where the app looks for chapter 04's model."""
+    classifier = trained_classifier
     path = sentiment.save_sentiment_classifier(classifier)
     assert path.is_file() and path.with_suffix(".vocabulary.json").is_file()
     return classifier
@@ -105,10 +116,12 @@ def test_a_classifier_gives_every_text_a_probability(cached_classifier):
         cached_classifier.predict("一个字符串")
 
 
-def test_sentiment_loads_the_cached_classifier(cached_classifier):
+def test_sentiment_loads_the_cached_classifier_once(cached_classifier, monkeypatch):
     expected = cached_classifier.predict(["很好，很满意", "很差"])
     np.testing.assert_allclose(text.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
-    assert text.sentiment("很好").shape == (1,)
+    loads = []
+    monkeypatch.setattr(sentiment, "load_sentiment_classifier", lambda verbose: loads.append(1))
+    assert text.sentiment("很好").shape == (1,) and not loads  # the second call reuses the loaded model
 
 
 def test_cli_sentiment_file_prints_exactly_one_probability_a_line(cached_classifier, tmp_path, capsys):
@@ -136,3 +149,31 @@ def test_cli_sentiment_bad_input_is_a_one_line_error(cached_classifier, tmp_path
         assert cli.main(argv) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
+
+
+def test_the_chinese_font_covers_every_character_chapter_04_plots(real_data):
+    """Chapter 04 plots the JD words seen at least 20 times in training: Noto Sans SC has them all."""
+    from matplotlib import font_manager, ft2font
+
+    from dlbook import plotting
+
+    path = font_manager.findfont(font_manager.FontProperties(family=[plotting.use_chinese_font()]),
+                                 fallback_to_default=False)
+    covered = set(ft2font.FT2Font(path).get_charmap())
+    split = sentiment.jd_clean_split()
+    vocabulary = text.Vocabulary(sentiment.review_words(split.x_train, sentiment.CORPUS_CACHE), min_count=20)
+    characters = {c for word, _ in vocabulary.most_common() if text.is_chinese_word(word) for c in word}
+    assert len(characters) > 300
+    assert not {c for c in characters if ord(c) not in covered}
+
+
+def test_masked_max_pooling_ignores_the_padding():
+    x = np.array([[[1.0, -5.0], [3.0, -2.0], [9.0, 9.0]]], dtype="float32")  # the third step is padding
+    mask = np.array([[True, True, False]])
+    out = keras.ops.convert_to_numpy(sentiment.MaskedMaxPooling()(x, mask=mask))
+    np.testing.assert_array_equal(out, [[3.0, -2.0]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(sentiment.MaskedMaxPooling()(x)), [[9.0, 9.0]])
+    ids = np.array([[5, 0, 0]], dtype="int32")  # a model: the Embedding's mask reaches the pooling
+    model = sentiment.ngram_embedding_model(8, dim=4, dropout=0.0)
+    padded, unpadded = model.predict(ids, verbose=0), model.predict(ids[:, :1], verbose=0)
+    np.testing.assert_allclose(padded, unpadded, rtol=1e-5)

@@ -250,6 +250,10 @@ def test_clean_split_drops_empty_duplicate_and_contradictory_texts():
     assert "3 empty, 3 duplicates, 1 with both labels; 3 kept" in split.summary()
 
 
+def test_conflicting_texts_are_those_with_two_labels():
+    assert corpora.conflicting_texts(["好 ", "好", "差", "好", "一般", "一般"], [1, 0, 0, 1, 1, 1]) == {"好"}
+
+
 def test_clean_split_is_stratified_seeded_and_disjoint():
     texts = [f"text {i}" for i in range(1500)]
     labels = np.array([1] * 1000 + [0] * 500, dtype=np.int32)
