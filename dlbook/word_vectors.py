@@ -1,0 +1,424 @@
+"""Word vectors of 红楼梦: a Kneser-Ney bigram baseline, perplexity, skip-gram pairs, group AUC, the app.
+
+Chapter 09 trains the book's neural N-gram language model and a skip-gram model with negative
+sampling (SGNS) on the novel; what it shares with the tests and with ``dlbook similar`` lives here,
+in NumPy and Keras layers, the same under every backend. :func:`word_vectors` returns the
+:class:`WordVectors` cached in the model cache as ``word_vectors-<mode>-<key>.npz`` (the key a
+hash of :func:`recipe`, so a changed recipe is retrained), training them first if missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+from keras import layers
+
+from dlbook import corpora, text
+from dlbook.config import compile_options, current, pick
+from dlbook.paths import atomic_path, locked, models_dir
+
+GROUPS_FILE = "resources/hongloumeng_groups.txt"
+"""Groups of 红楼梦 words (people by standing, places) for reporting, relative to the package folder."""
+
+_CHINESE_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+
+
+def is_chinese_word(token: str) -> bool:
+    """True if ``token`` is made of CJK ideographs only (no Latin, Cyrillic, kana, digits)."""
+    return bool(_CHINESE_WORD.fullmatch(token))
+
+
+def novel_paragraphs() -> list[tuple[int, list[str]]]:
+    """Every paragraph of 红楼梦 as ``(chapter number, words)``, in order.
+
+    Words are jieba's with the names dictionary (segmentation cached), without punctuation and
+    without the tokens that hold a non-CJK letter: the source replaced about 300 rare characters
+    with stray Cyrillic or kana letters (窄Ё袄), which would otherwise reach the vocabulary.
+    """
+    numbered = [(chapter.number, p) for chapter in corpora.novel_chapters() for p in chapter.paragraphs]
+    segmented = text.segment_corpus([p for _, p in numbered], "hongloumeng")
+    return [(number, [w for w in words if is_chinese_word(w)]) for (number, _), words in zip(numbered, segmented)]
+
+
+# Language models
+
+
+def ngram_examples(id_lists: Sequence[Sequence[int]], context: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Every word of every sequence as a target, with the ``context`` ids before it: ``(x, y)``.
+
+    ``x`` is int32 ``(N, context)``, oldest word first; positions before a sequence's start hold
+    :attr:`text.Vocabulary.PAD`, which thus also means "start of paragraph".
+    """
+    xs, ys = [], []
+    for ids in id_lists:
+        ids = np.asarray(ids, dtype=np.int32)
+        padded = np.concatenate([np.full(context, text.Vocabulary.PAD, np.int32), ids])
+        xs.append(np.stack([padded[i:i + len(ids)] for i in range(context)], axis=1))
+        ys.append(ids)
+    return np.concatenate(xs).reshape(-1, context), np.concatenate(ys)
+
+
+def perplexity(probabilities) -> float:
+    """``exp`` of the mean cross-entropy of a model that gave the targets these ``probabilities``."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.size == 0 or np.any(p <= 0) or np.any(p > 1):
+        raise ValueError("perplexity needs at least one probability, each in (0, 1]")
+    return float(np.exp(-np.mean(np.log(p))))
+
+
+def model_perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> float:
+    """Perplexity of a Keras model with a softmax output on ``(x, y)``, predicted chunk by chunk."""
+    target_probabilities = []
+    for start in range(0, len(y), batch_size):
+        probs = keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
+        target_probabilities.append(probs[np.arange(len(probs)), y[start:start + batch_size]])
+    return perplexity(np.maximum(np.concatenate(target_probabilities).astype(np.float64), 1e-30))
+
+
+class BigramModel:
+    """A count bigram model with interpolated Kneser-Ney smoothing (one absolute ``discount``).
+
+    It predicts ids ``1 .. vocab_size - 1`` (``<unk>`` is a word like any other) after the previous
+    id, where id 0 (padding) marks the start of a sequence::
+
+        P(w | v) = max(c(v, w) - D, 0) / c(v) + D N(v •) / c(v) * P_cont(w)
+        P_cont(w) = (max(N(• w) - D, 0) + D n_cont / (V - 1)) / N(• •)
+
+    ``N(v •)`` and ``N(• w)`` count the different words seen after ``v`` and before ``w``, ``N(• •)``
+    the different bigrams, ``n_cont`` the words with ``N(• w) > 0``; an unseen context gets ``P_cont``.
+    """
+
+    def __init__(self, id_lists: Sequence[Sequence[int]], vocab_size: int, discount: float = 0.75):
+        if not 0 < discount < 1:
+            raise ValueError(f"discount must be in (0, 1), got {discount}")
+        self.vocab_size, self.discount = int(vocab_size), float(discount)
+        x, y = ngram_examples(id_lists, context=1)
+        keys, counts = np.unique(x[:, 0].astype(np.int64) * self.vocab_size + y, return_counts=True)
+        self._keys, self._counts = keys, counts
+        previous, following = keys // self.vocab_size, keys % self.vocab_size
+        self._context_total = np.bincount(previous, weights=counts, minlength=self.vocab_size)
+        self._context_types = np.bincount(previous, minlength=self.vocab_size)
+        continuation = np.bincount(following, minlength=self.vocab_size).astype(np.float64)
+        n_cont = np.count_nonzero(continuation[1:])
+        self._continuation = (np.maximum(continuation - discount, 0) + discount * n_cont / (vocab_size - 1)) / len(keys)
+        self._continuation[0] = 0.0  # padding is never predicted
+
+    def probability(self, previous, following) -> np.ndarray:
+        """``P(following | previous)`` for arrays of ids (broadcast together)."""
+        previous, following = np.broadcast_arrays(np.asarray(previous, np.int64), np.asarray(following, np.int64))
+        keys = previous * self.vocab_size + following
+        where = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        pair_counts = np.where(self._keys[where] == keys, self._counts[where], 0)
+        total, types, p_cont = self._context_total[previous], self._context_types[previous], self._continuation[following]
+        p = (np.maximum(pair_counts - self.discount, 0) + self.discount * types * p_cont) / np.maximum(total, 1)
+        p = np.where(total > 0, p, p_cont)
+        return np.where(following > 0, p, 0.0)
+
+    def distribution(self, previous: int) -> np.ndarray:
+        """``P(w | previous)`` for every id ``w`` of the vocabulary (0 for padding); sums to 1."""
+        return self.probability(previous, np.arange(self.vocab_size))
+
+    def perplexity(self, id_lists: Sequence[Sequence[int]]) -> float:
+        """Perplexity on sequences of ids, every word predicted from the one before it."""
+        x, y = ngram_examples(id_lists, context=1)
+        return perplexity(self.probability(x[:, 0], y))
+
+    @classmethod
+    def tuned(cls, train_ids, validation_ids, vocab_size: int, discounts=np.arange(0.05, 1.0, 0.05)):
+        """The model whose discount gives the lowest perplexity on ``validation_ids``; and that perplexity."""
+        scored = [(model.perplexity(validation_ids), i, model)
+                  for i, model in enumerate(cls(train_ids, vocab_size, float(d)) for d in discounts)]
+        best, _, model = min(scored)
+        return model, best
+
+
+# Skip-gram with negative sampling
+
+
+def keep_probability(counts, threshold: float = 1e-3) -> np.ndarray:
+    """Subsampling: the chance ``min(1, sqrt(t / f))`` to keep an occurrence of a word of frequency ``f``.
+
+    ``f`` is the word's share of all ``counts`` and ``t`` the ``threshold``: words rarer than ``t``
+    are always kept, a word a hundred times more frequent one time in ten.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0, np.sqrt(threshold * counts.sum() / counts))
+
+
+def negative_distribution(counts, power: float = 0.75) -> np.ndarray:
+    """Where negative samples come from: probabilities proportional to ``counts ** power``."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    return weights / weights.sum()
+
+
+def subsample(id_lists: Sequence[np.ndarray], keep: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """The sequences with each occurrence of id ``w`` kept with probability ``keep[w]``, order kept."""
+    return [ids[rng.random(len(ids)) < keep[ids]] for ids in map(np.asarray, id_lists)]
+
+
+def skipgram_pairs(id_lists: Sequence[np.ndarray], window: int, keep: np.ndarray, rng: np.random.Generator):
+    """Skip-gram's (center, context) id pairs: ``(centers, contexts)``, int32 arrays.
+
+    Words survive :func:`subsample` by ``keep`` (ids whose ``keep`` is 0, such as ``<unk>``, never
+    do); each survivor draws a window ``b`` from 1 to ``window`` and pairs with the survivors up to
+    ``b`` places before and after it in its sequence, so near words pair more often than far ones.
+    """
+    kept = [ids for ids in subsample(id_lists, keep, rng) if len(ids) > 1] or [np.zeros(0, np.int32)]
+    flat = np.concatenate(kept).astype(np.int32)
+    sequence = np.repeat(np.arange(len(kept)), [len(ids) for ids in kept])
+    reach = rng.integers(1, window + 1, size=len(flat))
+    pairs = []
+    for offset in range(1, window + 1):
+        for a, b in ((slice(None, -offset), slice(offset, None)), (slice(offset, None), slice(None, -offset))):
+            ok = (sequence[a] == sequence[b]) & (reach[a] >= offset)
+            pairs.append((flat[a][ok], flat[b][ok]))
+    return np.concatenate([c for c, _ in pairs]), np.concatenate([x for _, x in pairs])
+
+
+class SkipgramBatches(keras.utils.PyDataset):
+    """Batches ``((centers, [context, negatives...]), labels)`` for :func:`skipgram_model`.
+
+    Every epoch subsamples, draws windows and ``negatives`` noise words per pair anew (seeded).
+    The first epoch's pairs fix the number of batches; later epochs are cut or wrapped to it.
+    """
+
+    def __init__(self, id_lists, counts, *, window: int, negatives: int, subsample: float,
+                 batch_size: int, seed: int):
+        super().__init__()
+        self.id_lists = [np.asarray(ids, np.int32) for ids in id_lists]
+        self.keep = keep_probability(counts, subsample)
+        self.keep[counts == 0] = 0.0
+        self.noise = np.cumsum(negative_distribution(counts))
+        self.window, self.negatives, self.batch_size = window, negatives, batch_size
+        self.rng = np.random.default_rng(seed)
+        self._draw()
+        if len(self.centers) == 0:
+            raise ValueError("no skip-gram pairs: every sequence is shorter than two words after subsampling")
+        self.n_batches = math.ceil(len(self.centers) / batch_size)
+
+    def _draw(self) -> None:
+        centers, contexts = skipgram_pairs(self.id_lists, self.window, self.keep, self.rng)
+        noise = np.searchsorted(self.noise, self.rng.random((len(centers), self.negatives)) * self.noise[-1], "right")
+        order = self.rng.permutation(len(centers))
+        self.centers = centers[order]
+        self.candidates = np.concatenate([contexts[order, None], noise.astype(np.int32)], axis=1)
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+    def __getitem__(self, index: int):
+        rows = np.arange(index * self.batch_size, (index + 1) * self.batch_size) % len(self.centers)
+        labels = np.zeros((len(rows), self.negatives + 1), np.float32)
+        labels[:, 0] = 1.0
+        return (self.centers[rows], self.candidates[rows]), labels
+
+    def on_epoch_end(self) -> None:
+        self._draw()
+
+
+def skipgram_model(vocab_size: int, dim: int, negatives: int) -> keras.Model:
+    """SGNS: a center word's vector dotted with the vectors of its context word and noise words.
+
+    Two embedding tables: ``word_vectors`` for center words (the vectors we keep) and
+    ``context_vectors``; outputs the ``1 + negatives`` logits (float32) of "is a real context".
+    """
+    center = keras.Input(shape=(), dtype="int32", name="center")
+    candidates = keras.Input(shape=(negatives + 1,), dtype="int32", name="candidates")
+    u = layers.Embedding(vocab_size, dim, name="word_vectors")(center)                 # (batch, dim)
+    v = layers.Embedding(vocab_size, dim, name="context_vectors")(candidates)          # (batch, 1 + k, dim)
+    logits = layers.Dot(axes=(2, 1), name="scores")([v, u])                            # (batch, 1 + k)
+    return keras.Model([center, candidates], layers.Activation("linear", dtype="float32", name="logits")(logits))
+
+
+def recipe() -> dict:
+    """The word vectors' training settings in the current mode (chapter 09's recipe)."""
+    return {"min_count": 5, "dim": pick(fast=64, full=100), "window": 3, "negatives": 5, "subsample": 1e-3,
+            "batch_size": 2048, "learning_rate": pick(fast=4e-3, full=2e-3), "epochs": pick(fast=2, full=5),
+            "precision": current().precision, "names": hashlib.sha256(text._names_file_text().encode()).hexdigest()[:8]}
+
+
+def novel_vocabulary(paragraphs=None, min_count: int = 5) -> text.Vocabulary:
+    """The vocabulary of the whole novel (``paragraphs`` from :func:`novel_paragraphs`) at ``min_count``."""
+    return text.Vocabulary([words for _, words in paragraphs or novel_paragraphs()], min_count=min_count)
+
+
+def train_skipgram(paragraphs=None, settings: dict | None = None, verbose="auto"):
+    """Train :func:`skipgram_model` on the novel with ``settings`` (:func:`recipe` by default).
+
+    Returns ``(vectors, model, history)``: the :class:`WordVectors` of the center table, the model
+    and the Keras history. Adam, a learning rate falling linearly to 0, binary cross-entropy.
+    """
+    settings = settings or recipe()
+    paragraphs = paragraphs or novel_paragraphs()
+    vocab = novel_vocabulary(paragraphs, settings["min_count"])
+    counts = np.array([0, 0] + [vocab.counts[w] for w in vocab.tokens[2:]], dtype=np.float64)
+    batches = SkipgramBatches([vocab.encode(words) for _, words in paragraphs], counts,
+                              window=settings["window"], negatives=settings["negatives"],
+                              subsample=settings["subsample"], batch_size=settings["batch_size"], seed=current().seed)
+    model = skipgram_model(len(vocab), settings["dim"], settings["negatives"])
+    schedule = keras.optimizers.schedules.PolynomialDecay(settings["learning_rate"], settings["epochs"] * len(batches), 0.0)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  **compile_options())
+    history = model.fit(batches, epochs=settings["epochs"], verbose=verbose)
+    table = keras.ops.convert_to_numpy(model.get_layer("word_vectors").embeddings)
+    return WordVectors(vocab.tokens[2:], table[2:], counts[2:]), model, history
+
+
+# Judging and using the vectors
+
+
+def load_groups() -> dict[str, list[str]]:
+    """The word groups of ``dlbook/resources/hongloumeng_groups.txt``: name -> words (for reporting only)."""
+    groups = {}
+    for number, line in enumerate(resources.files("dlbook").joinpath(GROUPS_FILE).read_text("utf-8").splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, sep, words = line.partition(":")
+            if not sep or not words.split():
+                raise ValueError(f"{GROUPS_FILE}, line {number}: expected 'name: word word ...', got {line!r}")
+            groups[name.strip()] = words.split()
+    return groups
+
+
+def group_auc(vectors: "WordVectors", groups: dict[str, Sequence[str]]) -> float:
+    """The chance that a same-group pair of words is more alike (cosine) than a cross-group pair.
+
+    Over all same-group pairs and all cross-group pairs of the groups' words (words missing from
+    ``vectors`` are left out); ties count half: 1 is perfect, 0.5 chance, 0 reversed.
+    """
+    words = [(w, g) for g, members in groups.items() for w in members if w in vectors]
+    matrix = np.stack([vectors.vector(w) for w, _ in words])
+    labels = np.array([g for _, g in words])
+    upper = np.triu_indices(len(words), k=1)
+    cosines = (matrix @ matrix.T)[upper]
+    same = (labels[:, None] == labels[None, :])[upper]
+    positive, negative = np.sort(cosines[same]), cosines[~same]
+    if len(positive) == 0 or len(negative) == 0:
+        raise ValueError("group_auc needs at least one same-group and one cross-group pair")
+    below = np.searchsorted(positive, negative, side="left")
+    equal = np.searchsorted(positive, negative, side="right") - below
+    return float(((len(positive) - below - equal) + 0.5 * equal).sum() / (len(positive) * len(negative)))
+
+
+@dataclasses.dataclass
+class WordVectors:
+    """Words and their unit-length vectors, with how often each word occurs; plain NumPy.
+
+    ``vectors.most_similar("宝玉")``, ``vectors.similarity("宝玉", "黛玉")``, ``"宝玉" in vectors``,
+    ``len(vectors)``. Vectors are normalised on construction, so cosines are dot products.
+    """
+
+    tokens: list[str]
+    vectors: np.ndarray
+    counts: np.ndarray
+
+    def __post_init__(self):
+        self.tokens, vectors = [str(t) for t in self.tokens], np.asarray(self.vectors, np.float32)
+        self.vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        self.counts = np.asarray(self.counts, np.int64)
+        self._ids = {w: i for i, w in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, word) -> bool:
+        return word in self._ids
+
+    def index(self, word: str) -> int:
+        """The row of ``word``; a ``ValueError`` that suggests known words if it has none."""
+        if word in self._ids:
+            return self._ids[word]
+        word = str(word).strip()
+        if not word:
+            raise ValueError("no word given: name a word of the novel, e.g. 宝玉")
+        if not is_chinese_word(word):
+            common = ", ".join([self.tokens[i] for i in np.argsort(-self.counts, kind="stable") if len(self.tokens[i]) > 1][:5])
+            raise ValueError(f"{word!r} is not a Chinese word; the vectors know the words of 红楼梦, e.g. {common}")
+        shared = {i: len(set(t) & set(word)) for i, t in enumerate(self.tokens) if set(t) & set(word)}
+        close = sorted(shared, key=lambda i: (-shared[i], -self.counts[i]))[:8]
+        hint = ("; known words sharing its characters (most shared, then most frequent, first): "
+                + ", ".join(self.tokens[i] for i in close) if close else "; no known word shares its characters")
+        raise ValueError(f"{word!r} is not among the {len(self)} words of the vectors{hint}")
+
+    def vector(self, word: str) -> np.ndarray:
+        """The unit vector of ``word``."""
+        return self.vectors[self.index(word)]
+
+    def similarity(self, a: str, b: str) -> float:
+        """The cosine of the vectors of ``a`` and ``b``."""
+        return float(self.vector(a) @ self.vector(b))
+
+    def nearest(self, query: np.ndarray, k: int = 10, exclude=()) -> list[tuple[str, float]]:
+        """The ``k`` words whose vectors have the highest cosine with ``query``, leaving out ``exclude``."""
+        cosines = self.vectors @ (query / max(np.linalg.norm(query), 1e-12))
+        excluded = {self._ids[w] for w in exclude if w in self._ids}
+        cosines[list(excluded)] = -np.inf
+        best = np.argsort(-cosines, kind="stable")[:min(k, len(self) - len(excluded))]
+        return [(self.tokens[i], float(cosines[i])) for i in best]
+
+    def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` words closest to ``word`` by cosine, closest first, as ``(word, cosine)``."""
+        return self.nearest(self.vector(word), k, exclude=[word])
+
+    def analogy(self, a: str, b: str, c: str, k: int = 10) -> list[tuple[str, float]]:
+        """``a : b :: c : ?``: the words nearest to ``b - a + c`` (the three left out)."""
+        return self.nearest(self.vector(b) - self.vector(a) + self.vector(c), k, exclude=[a, b, c])
+
+    def rank(self, answer: str, a: str, b: str, c: str) -> int:
+        """Where ``answer`` lands (1 = first) among the answers of :meth:`analogy` ``a : b :: c : ?``."""
+        ranked = [w for w, _ in self.analogy(a, b, c, k=len(self))]
+        return ranked.index(self.tokens[self.index(answer)]) + 1
+
+    def save(self, path: Path) -> Path:
+        """Write tokens, vectors and counts to ``path`` (.npz), atomically."""
+        with atomic_path(Path(path), suffix=".npz") as tmp:
+            np.savez(tmp, tokens=np.array(self.tokens), vectors=self.vectors, counts=self.counts)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path) -> WordVectors:
+        """Read vectors written by :meth:`save`."""
+        with np.load(path) as saved:
+            return cls(saved["tokens"].tolist(), saved["vectors"], saved["counts"])
+
+
+def vectors_path(settings: dict | None = None) -> Path:
+    """Where the word vectors of this recipe (:func:`recipe` by default) are cached in the current mode."""
+    key = hashlib.sha256(json.dumps(settings or recipe(), sort_keys=True).encode()).hexdigest()[:12]
+    return models_dir() / f"word_vectors-{current().mode}-{key}.npz"
+
+
+_TRAINING = "e.g. chapter 09 training the word vectors"
+
+
+def train_and_save(paragraphs=None, verbose="auto"):
+    """Train with the current mode's :func:`recipe` and cache the vectors, holding the cache's lock
+    meanwhile (a :func:`word_vectors` call waits for them); returns :func:`train_skipgram`'s result."""
+    path = vectors_path()
+    with locked(path, purpose=_TRAINING):
+        result = train_skipgram(paragraphs, recipe(), verbose)
+        result[0].save(path)
+    return result
+
+
+def word_vectors(verbose: bool = True) -> WordVectors:
+    """The cached word vectors of the current mode; trained with chapter 09's recipe first if missing."""
+    path = vectors_path()
+    with locked(path, purpose=_TRAINING):
+        if not path.is_file():
+            if verbose:
+                print(f"No cached word vectors at {path}: training them now ({current().mode} mode).",
+                      file=sys.stderr, flush=True)
+            train_skipgram(None, recipe(), 2 if verbose else 0)[0].save(path)
+        return WordVectors.load(path)
