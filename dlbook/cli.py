@@ -154,11 +154,17 @@ def _sentiment(args) -> int:
 
 
 def _similar(args) -> int:
-    from dlbook.word_vectors import word_vectors
+    import contextlib
+
+    from dlbook import _stderr_to_devnull
 
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
-    for word, cosine in word_vectors().most_similar(args.word, k=args.top):
+    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
+        from dlbook.word_vectors import word_vectors
+    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
+        neighbours = word_vectors().most_similar(args.word, k=args.top)
+    for word, cosine in neighbours:
         print(f"{word}\t{cosine:.3f}")
     return 0
 

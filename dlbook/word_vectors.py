@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import re
 import sys
 from importlib import resources
 from pathlib import Path
@@ -30,12 +29,6 @@ from dlbook.paths import atomic_path, locked, models_dir
 GROUPS_FILE = "resources/hongloumeng_groups.txt"
 """Groups of 红楼梦 words (people by standing, places) for reporting, relative to the package folder."""
 
-_CHINESE_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-
-
-def is_chinese_word(token: str) -> bool:
-    """True if ``token`` is made of CJK ideographs only (no Latin, Cyrillic, kana, digits)."""
-    return bool(_CHINESE_WORD.fullmatch(token))
 
 
 def novel_paragraphs() -> list[tuple[int, list[str]]]:
@@ -47,7 +40,7 @@ def novel_paragraphs() -> list[tuple[int, list[str]]]:
     """
     numbered = [(chapter.number, p) for chapter in corpora.novel_chapters() for p in chapter.paragraphs]
     segmented = text.segment_corpus([p for _, p in numbered], "hongloumeng")
-    return [(number, [w for w in words if is_chinese_word(w)]) for (number, _), words in zip(numbered, segmented)]
+    return [(number, [w for w in words if text.is_chinese_word(w)]) for (number, _), words in zip(numbered, segmented)]
 
 
 # Language models
@@ -224,6 +217,7 @@ class SkipgramBatches(keras.utils.PyDataset):
         return (self.centers[rows], self.candidates[rows]), labels
 
     def on_epoch_end(self) -> None:
+        """Draw the next epoch's pairs and noise words."""
         self._draw()
 
 
@@ -342,7 +336,7 @@ class WordVectors:
         word = str(word).strip()
         if not word:
             raise ValueError("no word given: name a word of the novel, e.g. 宝玉")
-        if not is_chinese_word(word):
+        if not text.is_chinese_word(word):
             common = ", ".join([self.tokens[i] for i in np.argsort(-self.counts, kind="stable") if len(self.tokens[i]) > 1][:5])
             raise ValueError(f"{word!r} is not a Chinese word; the vectors know the words of 红楼梦, e.g. {common}")
         shared = {i: len(set(t) & set(word)) for i, t in enumerate(self.tokens) if set(t) & set(word)}

@@ -40,8 +40,8 @@ def toy_vectors() -> wv.WordVectors:
 
 
 def test_is_chinese_word_rejects_the_placeholders_of_rare_characters():
-    assert wv.is_chinese_word("宝玉") and wv.is_chinese_word("了")
-    assert not any(wv.is_chinese_word(t) for t in ["窄Ё袄", "プ手", "ok", "3", "", "宝玉 "])
+    assert text.is_chinese_word("宝玉") and text.is_chinese_word("了")
+    assert not any(text.is_chinese_word(t) for t in ["窄Ё袄", "プ手", "ok", "3", "", "宝玉 "])
 
 
 def test_ngram_examples_pad_the_start_of_each_sequence():
@@ -222,6 +222,7 @@ def test_word_vectors_trains_once_then_loads(fast_mode, monkeypatch, capsys):
     assert "No cached word vectors" in capsys.readouterr().err and wv.vectors_path().is_file()
     second = wv.word_vectors()
     assert calls == [1] and first.tokens == second.tokens and len(first) == 10
+    assert text.word_vectors().tokens == first.tokens  # the re-export of dlbook.text
 
 
 def test_cli_similar_prints_neighbours_and_rejects_unknown_words(fast_mode, capsys):
@@ -236,6 +237,18 @@ def test_cli_similar_prints_neighbours_and_rejects_unknown_words(fast_mode, caps
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("dlbook: error: '宝黛' is not among the 10 words")
     assert len(captured.err.splitlines()) == 1 and "宝玉" in captured.err
+
+
+def test_cli_similar_trains_first_with_progress_off_stdout(fast_mode, monkeypatch, capsys):
+    def training(*args):
+        print("Epoch 1/1")  # what Keras prints while it trains
+        return tiny_training()
+
+    monkeypatch.setattr(wv, "train_skipgram", training)
+    assert cli.main(["similar", "袭人", "--top", "2"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2 and "Epoch" not in captured.out
+    assert "No cached word vectors" in captured.err and "Epoch 1/1" in captured.err
 
 
 # Chinese glyphs in chapter 09's figures
