@@ -347,7 +347,8 @@ def read_texts(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file, one text each (empty lines included), for ``dlbook sentiment --file``."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such file; give a text file with one review per line")
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise ValueError(f"{path}: {what}; give a text file with one review per line")
     try:
         return corpora.read_lines(path)
     except UnicodeDecodeError as error:

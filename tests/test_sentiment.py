@@ -144,6 +144,7 @@ def test_cli_sentiment_bad_input_is_a_one_line_error(cached_classifier, tmp_path
     binary.write_bytes("très bien\n".encode("latin-1"))
     for argv, message in ((["sentiment", "--file", str(tmp_path / "missing.txt")], "no such file"),
                           (["sentiment", "--file", str(binary)], "not UTF-8"),
+                          (["sentiment", "--file", str(tmp_path)], "a folder, not a file"),
                           (["sentiment"], "give texts"),
                           (["sentiment", "好", "--file", str(binary)], "not both")):
         assert cli.main(argv) == 2
