@@ -169,6 +169,28 @@ def _similar(args) -> int:
     return 0
 
 
+def _translate(args) -> int:
+    import contextlib
+    import logging
+
+    from dlbook import _stderr_to_devnull
+    from dlbook.corpora import read_input_lines
+
+    if bool(args.sentences) == bool(args.file):
+        raise ValueError("give Chinese sentences to translate, or --file F with one sentence a line (not both)")
+    if args.beam < 1:
+        raise ValueError(f"--beam must be at least 1, got {args.beam}")
+    sentences = read_input_lines(args.file, "Chinese sentence") if args.file else args.sentences
+    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
+        from dlbook.translators import translate
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices of the decoder's shapes
+    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
+        translations = translate(sentences, model=args.model, beam=args.beam, verbose=True)
+    for sentence, translation in zip(sentences, translations):
+        print(translation if args.file else f"{sentence}\t{translation}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlbook", description="Run and manage the dlbook chapters.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     sentiment.add_argument("texts", nargs="*", help='reviews, e.g. "这个手机太好用了"')
     sentiment.add_argument("--file", help="a UTF-8 file with one review a line: prints one probability a line")
     sentiment.set_defaults(func=_sentiment)
+    translate = commands.add_parser(
+        "translate", help="Chinese → English by chapter 11's or 13's translator (trained first if not cached)")
+    translate.add_argument("sentences", nargs="*", help='Chinese sentences, e.g. "我们走吧。"')
+    translate.add_argument("--file", help="a UTF-8 file with one sentence a line: prints one translation a line")
+    translate.add_argument("--model", choices=("rnn", "transformer"), default=None,
+                           help="chapter 11's GRU with attention (rnn) or chapter 13's Transformer (default: the better one)")
+    translate.add_argument("--beam", type=int, default=5, help="beam width (default 5; 1 is greedy decoding)")
+    translate.set_defaults(func=_translate)
     return parser
 
 

@@ -36,6 +36,20 @@ def read_lines(path: Path) -> list[str]:
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
+def read_input_lines(path: str | Path, item: str = "text") -> list[str]:
+    """A user's UTF-8 file for an app's ``--file`` option: its lines, one ``item`` each, empty ones
+    included. A missing file, a folder or a file that is not UTF-8 raises ValueError saying so."""
+    path = Path(path)
+    if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise ValueError(f"{path}: {what}; give a text file with one {item} per line")
+    try:
+        return read_lines(path)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
+                         "save it as UTF-8 and try again") from None
+
+
 def _labelled(positive: list[str], negative: list[str]) -> tuple[list[str], np.ndarray]:
     labels = np.concatenate([np.ones(len(positive), np.int32), np.zeros(len(negative), np.int32)])
     return positive + negative, labels

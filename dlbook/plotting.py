@@ -125,3 +125,23 @@ def plot_confusion_matrix(matrix, ax=None, title: str | None = None):
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_attention(weights, source_tokens, target_tokens, ax=None, title: str | None = None):
+    """An attention map as a heat map: a row per output word, a column per source token.
+
+    ``weights`` is ``(len(target_tokens), len(source_tokens))`` (rows sum to 1); Chinese labels
+    show thanks to :func:`use_chinese_font`. Returns the Axes.
+    """
+    weights = np.asarray(weights)
+    if weights.shape != (len(target_tokens), len(source_tokens)):
+        raise ValueError(f"weights of shape {weights.shape} for {len(target_tokens)} output and "
+                         f"{len(source_tokens)} source tokens")
+    ax = ax or plt.subplots(figsize=(0.45 * len(source_tokens) + 1.5, 0.35 * len(target_tokens) + 1))[1]
+    ax.imshow(weights, cmap="Blues", vmin=0, vmax=max(float(weights.max(initial=0)), 1e-9), aspect="auto")
+    ax.set_xticks(range(len(source_tokens)), source_tokens)
+    ax.set_yticks(range(len(target_tokens)), target_tokens)
+    ax.tick_params(axis="x", top=True, bottom=False, labeltop=True, labelbottom=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -345,15 +345,7 @@ _LOADED: dict[Path, tuple[int, SentimentClassifier]] = {}
 
 def read_texts(path: str | Path) -> list[str]:
     """The lines of a UTF-8 text file, one text each (empty lines included), for ``dlbook sentiment --file``."""
-    path = Path(path)
-    if not path.is_file():
-        what = "a folder, not a file" if path.is_dir() else "no such file"
-        raise ValueError(f"{path}: {what}; give a text file with one review per line")
-    try:
-        return corpora.read_lines(path)
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start}); "
-                         "save it as UTF-8 and try again") from None
+    return corpora.read_input_lines(path, "review")
 
 
 def sentiment_lines(texts: Sequence[str], probabilities_only: bool) -> list[str]:

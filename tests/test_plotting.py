@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
+from dlbook import plotting
 from dlbook.plotting import plot_history, plot_predictions
 
 
@@ -48,4 +50,15 @@ def test_plot_confusion_matrix_writes_the_counts():
 
     ax = plot_confusion_matrix(np.array([[5, 1], [0, 7]]), title="cm")
     assert sorted(t.get_text() for t in ax.texts) == ["1", "5", "7"] and ax.get_title() == "cm"
+    plt.close("all")
+
+
+def test_plot_attention_labels_rows_and_columns():
+    weights = np.array([[0.9, 0.1, 0.0], [0.2, 0.5, 0.3]])
+    ax = plotting.plot_attention(weights, ["我", "们", "。"], ["we", "</s>"], title="map")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["我", "们", "。"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["we", "</s>"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    with pytest.raises(ValueError, match="2 output and 2 source"):
+        plotting.plot_attention(weights, ["我", "们"], ["we", "</s>"])
     plt.close("all")

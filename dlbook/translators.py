@@ -1,0 +1,189 @@
+"""Chapters 11 and 13's translators: recipes, training, BLEU on a split, and the app ``dlbook translate``.
+
+A recipe is a dict of settings per mode (:func:`recipe`); :func:`build` makes its model for a
+:class:`~dlbook.translation.TranslationData`, :func:`fit` trains it (label-smoothed cross-entropy
+on the real target tokens, early stopping on the validation loss) and :func:`evaluate` decodes a
+split and scores it with BLEU. A :class:`TrainedTranslator` bundles a model with its two
+vocabularies; the model cache keeps it (vocabularies as JSON beside the ``.keras`` file), and
+:func:`translate` is the app: ``translate(["我们走吧。"])`` → ``["let's go."]``, training the
+chapter's model first if the cache has none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Sequence
+
+import keras
+import numpy as np
+
+from dlbook import decoding, models, seq2seq, transformer
+from dlbook.config import compile_options, pick
+from dlbook.paths import atomic_path, locked
+from dlbook.text import Vocabulary
+from dlbook.translation import (SmoothedSparseCrossentropy, TargetVocabulary, TranslationData, bleu, chinese_tokens,
+                                detokenize, load_pairs, split_pairs)
+
+KINDS = ("rnn", "transformer")
+DEFAULT_KIND = "rnn"
+"""The app's default model: the one with the higher test BLEU in full mode (README, results)."""
+
+MAX_SOURCE_TOKENS = 100
+"""Longer input is cut to this many characters (training sentences have at most 40)."""
+
+
+def recipe(kind: str) -> dict:
+    """The training recipe of ``kind`` (``"rnn"``: chapter 11's best; ``"transformer"``: chapter 13's)."""
+    if kind == "rnn":
+        return pick(
+            fast=dict(kind="rnn", attention="additive", train_size=4000, embedding=96, units=96, dropout=0.2,
+                      batch_size=64, learning_rate=4e-3, epochs=3, patience=2, label_smoothing=0.1, beam=5),
+            full=dict(kind="rnn", attention="additive", train_size=None, embedding=128, units=128, dropout=0.3,
+                      batch_size=64, learning_rate=2e-3, epochs=9, patience=3, label_smoothing=0.1, beam=5))
+    if kind == "transformer":
+        return pick(
+            fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=128, blocks=2, dropout=0.1,
+                      positions="sinusoidal", batch_size=64, learning_rate=2e-3, warmup=200, epochs=5, patience=2,
+                      label_smoothing=0.1, beam=5),
+            full=dict(kind="transformer", train_size=None, depth=256, heads=4, hidden=1024, blocks=3, dropout=0.3,
+                      positions="sinusoidal", batch_size=128, learning_rate=1e-3, warmup=1000, epochs=40,
+                      patience=5, label_smoothing=0.1, beam=5))
+    raise ValueError(f"unknown translator {kind!r}: choose one of {', '.join(KINDS)}")
+
+
+def build(data: TranslationData, settings: dict) -> keras.Model:
+    """The model of a recipe (or of any settings with the same keys) for ``data``'s vocabularies."""
+    return _build((len(data.source_vocab), len(data.target_vocab)), settings)
+
+
+def _build(sizes: tuple[int, int], settings: dict) -> keras.Model:
+    if settings["kind"] == "rnn":
+        return seq2seq.rnn_translator(*sizes, attention=settings["attention"], embedding=settings["embedding"],
+                                      units=settings["units"], dropout=settings["dropout"])
+    return transformer.transformer_translator(*sizes, depth=settings["depth"], heads=settings["heads"],
+                                              hidden=settings["hidden"], blocks=settings["blocks"],
+                                              dropout=settings["dropout"], positions=settings["positions"])
+
+
+def fit(model: keras.Model, data: TranslationData, settings: dict, verbose="auto", seed: int = 0):
+    """Train ``model`` on ``data``'s training pairs; the weights of the best validation loss are kept."""
+    rate = settings["learning_rate"]
+    if "warmup" in settings:
+        rate = transformer.WarmupSchedule(rate, settings["warmup"])
+    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=1.0),
+                  loss=SmoothedSparseCrossentropy(settings["label_smoothing"]),
+                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                  **compile_options())
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=settings["patience"], restore_best_weights=True)
+    return model.fit(data.batches("train", settings["batch_size"], seed=seed),
+                     validation_data=data.batches("validation", 256, shuffle=False),
+                     epochs=settings["epochs"], callbacks=[stop], verbose=verbose)
+
+
+@dataclasses.dataclass
+class TrainedTranslator:
+    """A translation model with its vocabularies: Chinese sentences in, English sentences out."""
+
+    model: keras.Model
+    source_vocab: Vocabulary
+    target_vocab: TargetVocabulary
+
+    @property
+    def parts(self) -> decoding.Translator:
+        return decoding.Translator.from_model(self.model)
+
+    def source_ids(self, sentences: Sequence[str]) -> list[np.ndarray]:
+        """Each sentence's character ids (unknown characters → ``<unk>``), cut to MAX_SOURCE_TOKENS."""
+        return [self.source_vocab.encode(chinese_tokens(s)[:MAX_SOURCE_TOKENS]) for s in sentences]
+
+    def translate_ids(self, sources: Sequence[np.ndarray], beam: int = 5, progress: bool = False) -> list[str]:
+        """English for source id arrays; an empty source gets an empty translation."""
+        out = [""] * len(sources)
+        rows = [i for i, s in enumerate(sources) if len(s)]
+        found = decoding.beam_search(self.parts, [sources[i] for i in rows], beam=beam, progress=progress)
+        for i, ids in zip(rows, found):
+            out[i] = detokenize(self.target_vocab.decode(ids))
+        return out
+
+    def translate(self, sentences: Sequence[str] | str, beam: int = 5) -> list[str]:
+        """One English line per Chinese sentence (a single string gives a list of one)."""
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+        return self.translate_ids(self.source_ids(sentences), beam=beam)
+
+
+def evaluate(translator: TrainedTranslator, data: TranslationData, part: str = "test", beam: int = 5,
+             progress: bool = False) -> tuple[float, list[str]]:
+    """Corpus BLEU of ``translator`` on a split part of ``data``, and its translations."""
+    hypotheses = translator.translate_ids(data.source_ids(part), beam=beam, progress=progress)
+    return bleu(hypotheses, [p.english.lower() for p in data.pairs(part)]), hypotheses
+
+
+def chapter_data(settings: dict) -> TranslationData:
+    """Tatoeba's pairs split (fixed) and tokenised, with the recipe's training subset."""
+    return TranslationData.build(split_pairs(load_pairs()), train_size=settings["train_size"])
+
+
+def translator_path(kind: str) -> Path:
+    """The cache file of the app's translator ``kind`` in the current mode, keyed by its recipe and
+    its architecture (built here with placeholder vocabulary sizes, which the fixed data determine)."""
+    settings = recipe(kind)
+    return models.cache_path(f"translator_{kind}", _build((8, 8), settings), settings)
+
+
+def _vocabulary_path(path: Path) -> Path:
+    return path.with_suffix(".vocabulary.json")
+
+
+def save_translator(translator: TrainedTranslator, path: Path) -> Path:
+    """Cache ``translator`` at ``path``: its vocabularies first, then its model, each atomically."""
+    with locked(path, purpose="e.g. a chapter saving the translator"):
+        _save(translator, path)
+    return path
+
+
+def _save(translator: TrainedTranslator, path: Path) -> None:
+    with atomic_path(_vocabulary_path(path), suffix=".json") as tmp:
+        tmp.write_text(json.dumps({"source": translator.source_vocab.tokens, "target": translator.target_vocab.tokens},
+                                  ensure_ascii=False), encoding="utf-8")
+    with atomic_path(path, suffix=".keras") as tmp:
+        translator.model.save(tmp)
+
+
+def train_translator(kind: str, verbose="auto") -> tuple[TrainedTranslator, TranslationData]:
+    """Train the app's translator ``kind`` with its chapter's recipe; returns it and its data."""
+    settings = recipe(kind)
+    data = chapter_data(settings)
+    keras.utils.set_random_seed(0)
+    model = build(data, settings)
+    fit(model, data, settings, verbose=verbose)
+    return TrainedTranslator(model, data.source_vocab, data.target_vocab), data
+
+
+def load_translator(kind: str = DEFAULT_KIND, verbose: bool = True) -> TrainedTranslator:
+    """The cached translator ``kind``; trained with its chapter's recipe and cached first if missing."""
+    path = translator_path(kind)
+    with locked(path, purpose=f"e.g. a chapter training the {kind} translator"):
+        if path.is_file() and _vocabulary_path(path).is_file():
+            saved = json.loads(_vocabulary_path(path).read_text(encoding="utf-8"))
+            return TrainedTranslator(keras.saving.load_model(path, compile=False),
+                                     Vocabulary.from_tokens(saved["source"]), TargetVocabulary.from_tokens(saved["target"]))
+        if verbose:
+            print(f"No cached {kind} translator at {path}: training it now (its chapter's recipe).", flush=True)
+        translator, _ = train_translator(kind, verbose=2 if verbose else 0)
+        _save(translator, path)
+        return translator
+
+
+def translate(sentences: Sequence[str] | str, model: str | None = None, beam: int = 5,
+              verbose: bool = False) -> list[str]:
+    """English translations of Chinese sentences by the cached translator ``model`` (``"rnn"`` or
+    ``"transformer"``; None: :data:`DEFAULT_KIND`), beam search of width ``beam``. Empty lines give empty translations; very
+    long lines are cut to MAX_SOURCE_TOKENS characters; unknown characters are read as ``<unk>``."""
+    model = model or DEFAULT_KIND
+    if model not in KINDS:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(KINDS)}")
+    if beam < 1:
+        raise ValueError(f"--beam must be at least 1, got {beam}")
+    return load_translator(model, verbose=verbose).translate(sentences, beam=beam)

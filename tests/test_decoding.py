@@ -1,0 +1,72 @@
+"""Greedy decoding and beam search, on a hand-made "model" whose best translation is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlbook import decoding
+
+A, B, C = 4, 5, 6
+END, START = decoding.END, decoding.START
+
+# P(next word | last word): greedy takes A (0.6), whose continuations are all weak (best A C </s>,
+# 0.6 · 0.5 · 1 = 0.30); the best sentence is B </s> (0.4 · 0.9 = 0.36).
+TABLE = {START: {A: 0.6, B: 0.4}, A: {C: 0.5, END: 0.45}, B: {END: 0.9, C: 0.1}, C: {END: 1.0}}
+VOCAB = 7
+
+
+class HandMadeTranslator(decoding.Translator):
+    """The decoder's "features" at position t are the word at t, one-hot; ``next_word`` is TABLE."""
+
+    def __init__(self):
+        super().__init__(encoder=None, decoder=None, next_word=None)
+        self.calls = 0
+
+    def encode(self, source):
+        return [source.astype(np.float32)]
+
+    def decode(self, encoded, source, prefix):
+        self.calls += 1
+        assert len(encoded[0]) == len(source) == len(prefix)  # hypotheses stay aligned with their sources
+        return [np.eye(VOCAB, dtype=np.float32)[prefix]]
+
+    def log_probabilities(self, features):
+        probabilities = np.full((len(features), VOCAB), 1e-9)
+        for row, word in enumerate(features.argmax(axis=1)):
+            for nxt, p in TABLE.get(word, {END: 1.0}).items():
+                probabilities[row, nxt] = p
+        return np.log(probabilities)
+
+
+def test_greedy_takes_the_locally_best_word_and_beam_search_finds_the_best_sentence():
+    sources = [np.array([7, 8]), np.array([9])]
+    assert decoding.greedy_decode(HandMadeTranslator(), sources) == [[A, C], [A, C]]
+    assert decoding.beam_search(HandMadeTranslator(), sources, beam=2, alpha=0.0) == [[B], [B]]
+
+
+def test_the_length_penalty_can_prefer_the_longer_sentence():
+    # log 0.30 = −1.20 over 3 words vs log 0.36 = −1.02 over 2: with alpha = 2 the longer one wins.
+    assert decoding.length_penalty(3, 2.0) > decoding.length_penalty(2, 2.0) > 1.0
+    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=0.0) == [[B]]
+    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=2.0) == [[A, C]]
+
+
+def test_beam_search_stops_when_every_hypothesis_has_ended_and_respects_max_len():
+    translator = HandMadeTranslator()
+    decoding.beam_search(translator, [np.array([7])], beam=2, max_len=50)
+    assert translator.calls <= 4
+    # Room for one word and </s>: the likelier first word, made to end, wins (B would need its </s>).
+    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, alpha=0.0, max_len=2) == [[A]]
+    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, max_len=1) == [[]]
+
+
+def test_a_sentence_is_translated_alike_alone_and_beside_longer_ones():
+    alone = decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2)
+    beside = decoding.beam_search(HandMadeTranslator(), [np.array([7]), np.arange(1, 60)], beam=2)
+    assert beside[0] == alone[0]
+
+
+def test_sources_of_different_lengths_in_chunks_come_back_in_order():
+    sources = [np.arange(1, n + 1) for n in (5, 1, 3, 9, 2)]
+    out = decoding.beam_search(HandMadeTranslator(), sources, beam=2, chunk=2, alpha=0.0)
+    assert out == [[B]] * 5

@@ -1,0 +1,73 @@
+"""The translation app: recipes, the model cache, `dlbook translate` on awkward input."""
+
+from __future__ import annotations
+
+import json
+
+import dlbook
+import keras
+import pytest
+
+from dlbook import cli, translators
+
+TINY_RNN = dict(kind="rnn", attention="additive", train_size=300, embedding=8, units=8, dropout=0.0, batch_size=64,
+                learning_rate=3e-3, epochs=1, patience=1, label_smoothing=0.1, beam=2)
+
+
+@pytest.fixture
+def tiny_recipe(real_data, monkeypatch):
+    """Fast mode, an empty model cache, and a recipe that trains in seconds on 300 pairs."""
+    dlbook.setup(mode="fast", verbose=False)
+    monkeypatch.setattr(translators, "recipe", lambda kind: {**TINY_RNN, "kind": "rnn"} if kind == "rnn"
+                        else pytest.fail("only the rnn recipe is tiny"))
+    return real_data
+
+
+def test_recipes_name_their_kind_and_reject_others():
+    for kind in translators.KINDS:
+        assert translators.recipe(kind)["kind"] == kind
+    with pytest.raises(ValueError, match="unknown translator 'lstm'"):
+        translators.recipe("lstm")
+
+
+def test_the_cache_file_follows_the_recipe(tiny_recipe, monkeypatch):
+    path = translators.translator_path("rnn")
+    assert path.name.startswith("translator_rnn-fast-")
+    monkeypatch.setattr(translators, "recipe", lambda kind: {**TINY_RNN, "units": 16})
+    assert translators.translator_path("rnn") != path
+
+
+def test_the_app_trains_once_then_loads_and_always_answers_a_line(tiny_recipe, monkeypatch, tmp_path, capsys):
+    odd = ["我们走吧。", "", "   ", "他" * 500, "ñ☃😀", "hello"]
+    first = translators.translate(odd, model="rnn", beam=2)
+    path = translators.translator_path("rnn")
+    assert path.is_file() and set(json.loads(path.with_suffix(".vocabulary.json").read_text("utf-8"))) == {"source", "target"}
+    assert len(first) == len(odd) and all(isinstance(t, str) and "\n" not in t for t in first)
+    assert first[1] == first[2] == ""  # nothing to translate
+
+    monkeypatch.setattr(translators, "train_translator", lambda *a, **k: pytest.fail("the cached model should load"))
+    assert translators.translate(odd, model="rnn", beam=2) == first
+
+    sentences = tmp_path / "sentences.txt"
+    sentences.write_text("\n".join(odd) + "\n", encoding="utf-8")
+    assert cli.main(["translate", "--file", str(sentences), "--model", "rnn", "--beam", "2"]) == 0
+    assert capsys.readouterr().out.splitlines() == first  # exactly one line per input line, nothing else
+    assert cli.main(["translate", "我们走吧。", "--model", "rnn", "--beam", "2"]) == 0
+    assert capsys.readouterr().out == f"我们走吧。\t{first[0]}\n"
+
+
+def test_cli_translate_bad_input_is_a_one_line_error(tmp_path, capsys):
+    binary = tmp_path / "latin1.txt"
+    binary.write_bytes("très bien\n".encode("latin-1"))
+    for argv, message in ((["translate", "--file", str(tmp_path / "missing.txt")], "no such file"),
+                          (["translate", "--file", str(binary)], "not UTF-8"),
+                          (["translate", "--file", str(tmp_path)], "a folder, not a file"),
+                          (["translate"], "give Chinese sentences"),
+                          (["translate", "好", "--file", str(binary)], "not both"),
+                          (["translate", "好", "--beam", "0"], "--beam must be at least 1")):
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
+    with pytest.raises(ValueError, match="unknown model 'gpt'"):
+        translators.translate(["好"], model="gpt")
+    keras.backend.clear_session()
