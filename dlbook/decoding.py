@@ -44,18 +44,21 @@ class Translator:
         return cls(model.get_layer("encoder"), model.get_layer("decoder"), model.get_layer("next_word"))
 
     def encode(self, source: np.ndarray) -> list[np.ndarray]:
-        outputs = self.encoder.predict_on_batch(source)
-        return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        return _as_arrays(self.encoder.predict_on_batch(source))
 
     def decode(self, encoded: list[np.ndarray], source: np.ndarray, prefix: np.ndarray) -> list[np.ndarray]:
         """The decoder's outputs (features, then attention maps) for ``prefix``."""
-        outputs = self.decoder.predict_on_batch([*encoded, source, prefix])
-        return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+        return _as_arrays(self.decoder.predict_on_batch([*encoded, source, prefix]))
 
     def log_probabilities(self, features: np.ndarray) -> np.ndarray:
         """log P(next word) from features ``(N, d)``, in float32."""
         probabilities = keras.ops.convert_to_numpy(self.next_word(features)).astype(np.float32)
         return np.log(np.maximum(probabilities, 1e-30))
+
+
+def _as_arrays(outputs) -> list[np.ndarray]:
+    """A model's output or outputs as a list of NumPy arrays."""
+    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
 def length_penalty(length, alpha: float) -> np.ndarray:
