@@ -23,12 +23,30 @@ PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_gan.py", "tests/test_
 # This process's backend runs those tests directly; the other two each get a subprocess.
 OTHER_BACKENDS = sorted(set(BACKEND_MODULES) - {keras.backend.backend()})
 
+# pytest runs two workers on the two cores, and each framework starts a thread per core in every
+# process: a subprocess here then fights the other worker for the cores. Measured on this 2-core
+# machine: in a whole test run the per-backend run took 1 136 s on JAX and 1 157 s on PyTorch
+# (285 s of it a training since deselected below); the two side by side with one thread each,
+# 350 s and 102 s.
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+}
+
+
+def subprocess_env(**settings: str) -> dict:
+    """This process's environment with ``settings``, each framework limited to one thread."""
+    return {**os.environ, **ONE_THREAD, **settings}
+
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_helpers_on_backend(backend):
     if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
         pytest.fail(f"{backend} is not installed; install the extras with `pip install -e '.[all]'`")
-    env = {**os.environ, "KERAS_BACKEND": backend}
+    env = subprocess_env(KERAS_BACKEND=backend)
     command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", *PER_BACKEND_TESTS]
     if backend == "torch":
         # mixed_bfloat16 is the GPU configuration of JAX (and is tested on TensorFlow and JAX); PyTorch's
@@ -46,7 +64,7 @@ def test_a_chapter_in_the_gpu_configuration():
     (`make test-gpu-config` runs every chapter so; this keeps one of them, a quick one whose
     models end in float32 regression outputs, in every test run.)
     """
-    env = {**os.environ, "KERAS_BACKEND": "jax", "DLBOOK_PRECISION": "mixed_bfloat16", "DLBOOK_MODE": "fast"}
+    env = subprocess_env(KERAS_BACKEND="jax", DLBOOK_PRECISION="mixed_bfloat16", DLBOOK_MODE="fast")
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
                "addopts=-p tests.chapter_plugin --nbval-lax --nbval-current-env", "chapters/03_bike_sharing.md"]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
