@@ -26,8 +26,8 @@ OTHER_BACKENDS = sorted(set(BACKEND_MODULES) - {keras.backend.backend()})
 # pytest runs two workers on the two cores, and each framework starts a thread per core in every
 # process: a subprocess here then fights the other worker for the cores. Measured on this 2-core
 # machine: in a whole test run the per-backend run took 1 136 s on JAX and 1 157 s on PyTorch
-# (285 s of it a training since deselected below); the two side by side with one thread each,
-# 350 s and 102 s.
+# (285 s of it a bfloat16 training that now runs on JAX only); the two side by side with one
+# thread each, 350 s and 102 s.
 ONE_THREAD = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -48,10 +48,6 @@ def test_helpers_on_backend(backend):
         pytest.fail(f"{backend} is not installed; install the extras with `pip install -e '.[all]'`")
     env = subprocess_env(KERAS_BACKEND=backend)
     command = [sys.executable, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", *PER_BACKEND_TESTS]
-    if backend == "torch":
-        # mixed_bfloat16 is the GPU configuration of JAX (and is tested on TensorFlow and JAX); PyTorch's
-        # bfloat16 convolutions on this CPU took 285 s of this run for that one short training.
-        command += ["--deselect", "tests/test_vision.py::test_chapter_05_model_trains[mixed_bfloat16]"]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, f"{backend}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
     summary = run.stdout.strip().splitlines()[-1]
