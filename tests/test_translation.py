@@ -62,14 +62,17 @@ def test_target_ids_are_framed_by_start_and_end():
     assert data.target_vocab.tokens[:4] == ["<pad>", "<unk>", "<s>", "</s>"]
 
 
-def test_pair_batches_pad_to_multiples_of_four_and_weigh_only_real_tokens():
+def test_pair_batches_pad_to_multiples_of_the_step_and_weigh_only_real_tokens():
+    step = tr.PairBatches.step()
+    assert step == (8 if keras.backend.backend() == "jax" else 4)
     data = _data(100)
     batches = data.batches("train", batch_size=16, seed=3)
     seen = 0
     widths = set()
     for i in range(len(batches)):
         (source, target_in), target_out, weights = batches[i]
-        assert source.shape[1] % 4 == 0 and target_in.shape == target_out.shape == weights.shape
+        assert source.shape[1] % step == 0 and target_in.shape[1] % step == 0
+        assert target_in.shape == target_out.shape == weights.shape
         np.testing.assert_array_equal(target_in[:, 1:], target_out[:, :-1])  # shifted by one word
         assert (target_in[:, 0] == tr.TargetVocabulary.START).all()
         np.testing.assert_array_equal(weights, target_out != 0)
