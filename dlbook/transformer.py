@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from dlbook.translation import TargetVocabulary
+
 
 def scaled_dot_product_attention(query, key, value, mask=None):
     """``softmax(Q Kᵀ / √d) V`` and the weights; ``mask`` (broadcastable to ``(…, T, S)``, True =
@@ -181,6 +183,20 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"peak": self.peak, "warmup": self.warmup}
+
+
+def copy_task(count: int, length: int, symbols: int = 10, seed: int = 0):
+    """The copy task: ``count`` random sequences of ``length`` symbols to be written out again.
+
+    Symbols are ids 4 … 3 + ``symbols`` (ids 0–3 are ``<pad>``, ``<unk>``, ``<s>``, ``</s>``, as in
+    translation). Returns ``((source, target_in), target_out)`` in the layout translators train on:
+    ``target_in`` is ``<s>`` + source, ``target_out`` is source + ``</s>``.
+    """
+    rng = np.random.default_rng(seed)
+    source = rng.integers(4, 4 + symbols, size=(count, length)).astype("int32")
+    start = np.full((count, 1), TargetVocabulary.START, "int32")
+    end = np.full((count, 1), TargetVocabulary.END, "int32")
+    return (source, np.concatenate([start, source], axis=1)), np.concatenate([source, end], axis=1)
 
 
 def transformer_translator(source_size: int, target_size: int, depth: int = 256, heads: int = 4, hidden: int = 1024,

@@ -98,6 +98,16 @@ def test_transformer_is_causal_masks_padding_and_survives_saving(positions, tmp_
     np.testing.assert_allclose(loaded.predict([SOURCE[:1], a], verbose=0), pa, rtol=1e-5, atol=1e-6)
 
 
+def test_copy_task_targets_are_the_sources_between_start_and_end():
+    (source, target_in), target_out = transformer.copy_task(6, length=5, symbols=3, seed=1)
+    assert source.shape == (6, 5) and target_in.shape == target_out.shape == (6, 6)
+    assert source.dtype == target_in.dtype == np.int32 and set(np.unique(source)) <= {4, 5, 6}
+    assert (target_in[:, 0] == decoding.START).all() and (target_in[:, 1:] == source).all()
+    assert (target_out[:, :-1] == source).all() and (target_out[:, -1] == decoding.END).all()
+    (again, _), _ = transformer.copy_task(6, length=5, symbols=3, seed=1)
+    np.testing.assert_array_equal(again, source)
+
+
 def test_warmup_schedule_rises_then_falls():
     schedule = transformer.WarmupSchedule(peak=1e-3, warmup=100)
     rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in (0, 49, 99, 399)]

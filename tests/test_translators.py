@@ -12,14 +12,17 @@ from dlbook import cli, translators
 
 TINY_RNN = dict(kind="rnn", attention="additive", train_size=300, embedding=8, units=8, dropout=0.0, batch_size=64,
                 learning_rate=3e-3, epochs=1, patience=1, label_smoothing=0.1, beam=2)
+TINY_TRANSFORMER = dict(kind="transformer", train_size=300, depth=8, heads=2, hidden=16, blocks=1, dropout=0.0,
+                        positions="sinusoidal", batch_size=64, learning_rate=3e-3, warmup=5, epochs=1, patience=1,
+                        label_smoothing=0.1, beam=2)
+TINY = {"rnn": TINY_RNN, "transformer": TINY_TRANSFORMER}
 
 
 @pytest.fixture
 def tiny_recipe(real_data, monkeypatch):
     """Fast mode, an empty model cache, and a recipe that trains in seconds on 300 pairs."""
     dlbook.setup(mode="fast", verbose=False)
-    monkeypatch.setattr(translators, "recipe", lambda kind: {**TINY_RNN, "kind": "rnn"} if kind == "rnn"
-                        else pytest.fail("only the rnn recipe is tiny"))
+    monkeypatch.setattr(translators, "recipe", lambda kind: dict(TINY[kind]))
     return real_data
 
 
@@ -37,22 +40,23 @@ def test_the_cache_file_follows_the_recipe(tiny_recipe, monkeypatch):
     assert translators.translator_path("rnn") != path
 
 
-def test_the_app_trains_once_then_loads_and_always_answers_a_line(tiny_recipe, monkeypatch, tmp_path, capsys):
+@pytest.mark.parametrize("kind", translators.KINDS)
+def test_the_app_trains_once_then_loads_and_always_answers_a_line(kind, tiny_recipe, monkeypatch, tmp_path, capsys):
     odd = ["我们走吧。", "", "   ", "他" * 500, "ñ☃😀", "hello"]
-    first = translators.translate(odd, model="rnn", beam=2)
-    path = translators.translator_path("rnn")
+    first = translators.translate(odd, model=kind, beam=2)
+    path = translators.translator_path(kind)
     assert path.is_file() and set(json.loads(path.with_suffix(".vocabulary.json").read_text("utf-8"))) == {"source", "target"}
     assert len(first) == len(odd) and all(isinstance(t, str) and "\n" not in t for t in first)
     assert first[1] == first[2] == ""  # nothing to translate
 
     monkeypatch.setattr(translators, "train_translator", lambda *a, **k: pytest.fail("the cached model should load"))
-    assert translators.translate(odd, model="rnn", beam=2) == first
+    assert translators.translate(odd, model=kind, beam=2) == first
 
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(odd) + "\n", encoding="utf-8")
-    assert cli.main(["translate", "--file", str(sentences), "--model", "rnn", "--beam", "2"]) == 0
+    assert cli.main(["translate", "--file", str(sentences), "--model", kind, "--beam", "2"]) == 0
     assert capsys.readouterr().out.splitlines() == first  # exactly one line per input line, nothing else
-    assert cli.main(["translate", "我们走吧。", "--model", "rnn", "--beam", "2"]) == 0
+    assert cli.main(["translate", "我们走吧。", "--model", kind, "--beam", "2"]) == 0
     assert capsys.readouterr().out == f"我们走吧。\t{first[0]}\n"
 
 
