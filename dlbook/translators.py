@@ -24,10 +24,10 @@ from dlbook.config import compile_options, pick
 from dlbook.paths import atomic_path, locked
 from dlbook.text import Vocabulary
 from dlbook.translation import (SmoothedSparseCrossentropy, TargetVocabulary, TranslationData, bleu, chinese_tokens,
-                                detokenize, load_pairs, split_pairs)
+                                detokenize, load_pairs, sentence_bleu, split_pairs)
 
 KINDS = ("rnn", "transformer")
-DEFAULT_KIND = "rnn"
+DEFAULT_KIND = "transformer"
 """The app's default model: the one with the higher test BLEU in full mode (README, results)."""
 
 MAX_SOURCE_TOKENS = 100
@@ -44,12 +44,12 @@ def recipe(kind: str) -> dict:
                       batch_size=64, learning_rate=2e-3, epochs=8, patience=3, label_smoothing=0.1, beam=5))
     if kind == "transformer":
         return pick(
-            fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=128, blocks=2, dropout=0.1,
-                      positions="sinusoidal", batch_size=64, learning_rate=2e-3, warmup=200, epochs=5, patience=2,
+            fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=256, blocks=2, dropout=0.1,
+                      positions="sinusoidal", batch_size=64, learning_rate=2e-3, warmup=200, epochs=8, patience=2,
                       label_smoothing=0.1, beam=5),
-            full=dict(kind="transformer", train_size=None, depth=256, heads=4, hidden=1024, blocks=3, dropout=0.3,
-                      positions="sinusoidal", batch_size=128, learning_rate=1e-3, warmup=1000, epochs=40,
-                      patience=5, label_smoothing=0.1, beam=5))
+            full=dict(kind="transformer", train_size=None, depth=128, heads=4, hidden=512, blocks=2, dropout=0.1,
+                      positions="sinusoidal", batch_size=64, learning_rate=1e-3, warmup=600, epochs=16,
+                      patience=3, label_smoothing=0.1, beam=5))
     raise ValueError(f"unknown translator {kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -118,6 +118,24 @@ def evaluate(translator: TrainedTranslator, data: TranslationData, part: str = "
     """Corpus BLEU of ``translator`` on a split part of ``data``, and its translations."""
     hypotheses = translator.translate_ids(data.source_ids(part), beam=beam, progress=progress)
     return bleu(hypotheses, [p.english.lower() for p in data.pairs(part)]), hypotheses
+
+
+def best_and_worst(data: TranslationData, hypotheses: Sequence[str], count: int = 5, part: str = "test") -> dict:
+    """The ``count`` best and worst translations of ``part`` by sentence BLEU: ``{"best": rows,
+    "worst": rows}``, each row ``(chinese, translation, reference)``, best first and worst first."""
+    pairs = data.pairs(part)
+    scores = np.array([sentence_bleu(h, p.english.lower()) for h, p in zip(hypotheses, pairs)])
+    order = np.argsort(scores, kind="stable")
+    rows = lambda indices: [(pairs[i].chinese, hypotheses[i], pairs[i].english) for i in indices]
+    return {"best": rows(order[::-1][:count]), "worst": rows(order[:count])}
+
+
+def show_best_and_worst(data: TranslationData, hypotheses: Sequence[str], count: int = 5, part: str = "test") -> None:
+    """Print :func:`best_and_worst`: each Chinese sentence, the model's English and the reference."""
+    for title, rows in best_and_worst(data, hypotheses, count, part).items():
+        print(f"--- {title}")
+        for chinese, hypothesis, reference in rows:
+            print(f"{chinese}\n   model: {hypothesis}\n   truth: {reference}")
 
 
 def chapter_data(settings: dict) -> TranslationData:

@@ -75,3 +75,16 @@ def test_cli_translate_bad_input_is_a_one_line_error(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
         translators.translate(["好"], model="gpt")
     keras.backend.clear_session()
+
+
+def test_best_and_worst_rank_test_translations_by_sentence_bleu(capsys):
+    from dlbook.translation import Pair, Split, TranslationData
+
+    test = [Pair("我们走吧。", "Let's go."), Pair("我不知道。", "I don't know."), Pair("好。", "Good.")]
+    data = TranslationData.build(Split(train=test, validation=test, test=test))
+    hypotheses = ["let's go.", "i don't know it.", "bad"]
+    ranked = translators.best_and_worst(data, hypotheses, count=1)
+    assert ranked == {"best": [("我们走吧。", "let's go.", "Let's go.")], "worst": [("好。", "bad", "Good.")]}
+    translators.show_best_and_worst(data, hypotheses, count=1)
+    assert capsys.readouterr().out.splitlines() == ["--- best", "我们走吧。", "   model: let's go.", "   truth: Let's go.",
+                                                    "--- worst", "好。", "   model: bad", "   truth: Good."]
