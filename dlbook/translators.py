@@ -126,8 +126,8 @@ def best_and_worst(data: TranslationData, hypotheses: Sequence[str], count: int 
     pairs = data.pairs(part)
     scores = np.array([sentence_bleu(h, p.english.lower()) for h, p in zip(hypotheses, pairs)])
     order = np.argsort(scores, kind="stable")
-    rows = lambda indices: [(pairs[i].chinese, hypotheses[i], pairs[i].english) for i in indices]
-    return {"best": rows(order[::-1][:count]), "worst": rows(order[:count])}
+    ranked = {"best": order[::-1][:count], "worst": order[:count]}
+    return {title: [(pairs[i].chinese, hypotheses[i], pairs[i].english) for i in rows] for title, rows in ranked.items()}
 
 
 def show_best_and_worst(data: TranslationData, hypotheses: Sequence[str], count: int = 5, part: str = "test") -> None:
