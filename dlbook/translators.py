@@ -41,7 +41,7 @@ def recipe(kind: str) -> dict:
             fast=dict(kind="rnn", attention="additive", train_size=4000, embedding=96, units=96, dropout=0.2,
                       batch_size=64, learning_rate=4e-3, epochs=3, patience=2, label_smoothing=0.1, beam=5),
             full=dict(kind="rnn", attention="additive", train_size=None, embedding=128, units=128, dropout=0.3,
-                      batch_size=64, learning_rate=2e-3, epochs=8, patience=3, label_smoothing=0.1, beam=5))
+                      batch_size=64, learning_rate=2e-3, epochs=7, patience=3, label_smoothing=0.1, beam=5))
     if kind == "transformer":
         return pick(
             fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=256, blocks=2, dropout=0.1,
