@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make book   set up .venv, execute every chapter into build/, print the results table
+#   make book   set up .venv, execute every chapter into build/, print the results table, render the
+#               book's website build/html/ (also when a chapter fails: its page shows where)
 #   make test   set up .venv, run dlbook's unit tests and every chapter (pytest + nbval)
 # and a third for readers:
 #   make lab    set up .venv, start JupyterLab at the repository root (chapters/*.md open as notebooks)
@@ -10,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.dlbook-installed
 
-.PHONY: setup book test test-backends test-gpu-config lab clean
+.PHONY: setup book html test test-backends test-gpu-config lab clean
 
 setup: $(STAMP)
 
@@ -20,7 +21,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 book: setup
-	$(BIN)/dlbook run all
+	status=0; $(BIN)/dlbook run all || status=$$?; $(BIN)/dlbook html || status=1; exit $$status
+
+# The website from the notebooks already in build/ (no executing): build/html/index.html.
+html: setup
+	$(BIN)/dlbook html
 
 test: setup
 	$(BIN)/python -m pytest

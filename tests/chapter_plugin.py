@@ -29,16 +29,63 @@ def pytest_configure(config):
 
 
 class JupytextNotebook(nbval.plugin.IPyNbFile):
-    """nbval's notebook collector, reading the notebook with jupytext."""
+    """nbval's notebook collector, reading the notebook with jupytext.
+
+    With ``$DLBOOK_SAVE_EXECUTED`` set (CI sets it), the chapter is also saved with the outputs
+    its cells produced, as ``build/NN_slug.ipynb`` like ``dlbook run`` writes it, so that the
+    book's website (``make html``) is built from this run instead of executing the chapters twice.
+    """
 
     def collect(self):
         real_nbformat = nbval.plugin.nbformat
         reader = types.SimpleNamespace(read=lambda path, as_version: jupytext.read(path, as_version=as_version))
         nbval.plugin.nbformat = reader
+        self.cell_items = []
         try:
-            yield from super().collect()
+            for item in super().collect():
+                self.cell_items.append(item)
+                yield item
         finally:
             nbval.plugin.nbformat = real_nbformat
+
+    def setup(self):
+        if not os.environ.get("DLBOOK_SAVE_EXECUTED"):
+            return super().setup()
+        # Saved chapters show their figures: the kernel draws inline, as under `dlbook run`, not with
+        # the MPLBACKEND=Agg that tests/conftest.py sets for this process (where plt.show() draws nothing).
+        backend = os.environ.pop("MPLBACKEND", None)
+        try:
+            return super().setup()
+        finally:
+            if backend is not None:
+                os.environ["MPLBACKEND"] = backend
+
+    def teardown(self):
+        try:
+            if os.environ.get("DLBOOK_SAVE_EXECUTED"):
+                self.save_executed()
+        finally:
+            super().teardown()
+
+    def save_executed(self):
+        """Write the notebook with the outputs of the cells that ran (cells that did not run keep
+        no execution count, which the website shows as where the chapter stopped)."""
+        import nbformat
+
+        from dlbook.paths import build_dir
+
+        count = 0
+        for item in self.cell_items:
+            item.cell.outputs = []
+            item.cell.execution_count = None
+            if item.test_outputs is not None:
+                count += 1
+                item.cell.outputs = list(item.test_outputs)
+                item.cell.execution_count = count
+        self.nb.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
+        output = build_dir() / f"{self.path.stem}.ipynb"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(self.nb, output)
 
 
 def pytest_collect_file(file_path, parent):

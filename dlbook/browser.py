@@ -1,0 +1,275 @@
+"""Check the book's website in a real browser: headless Chromium over the DevTools protocol.
+
+:func:`check_site` opens the home page and one chapter page, and reports what a reader would
+notice: console errors and uncaught exceptions, images that did not decode, math left as raw
+TeX, Chinese text missing or drawn without its font, previous/next links to missing pages. It
+saves a screenshot of each page. The protocol is spoken over a WebSocket (websocket-client),
+so nothing but the browser itself is needed: Debian's ``chromium`` package (``apt-get install
+chromium``), or any Chromium/Chrome named by ``$DLBOOK_BROWSER``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHINESE_FONT = "dlbook Noto Sans SC"
+
+# What the page itself reports, evaluated in it after it loaded and its fonts are ready.
+PAGE_FACTS = """(async () => {
+  await document.fonts.ready;
+  const prose = [...document.querySelectorAll('.text_cell_render, .home-header, .content > p')]
+    .map(e => e.innerText).join('\\n');
+  const maths = [...document.querySelectorAll('math')];
+  const face = [...document.fonts].find(f => f.family.replace(/"/g, '') === '%s');
+  return {
+    title: document.title,
+    images: [...document.images].map(i => ({src: i.src.slice(0, 60), width: i.naturalWidth, complete: i.complete})),
+    raw_math: (prose.match(/\\$\\$|\\\\\\(|\\\\\\[|\\\\begin\\{|\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$/g) || []).slice(0, 5),
+    math: maths.length,
+    math_laid_out: maths.filter(m => m.getBoundingClientRect().height > 0).length,
+    chinese: (document.body.innerText.match(/[\\u4e00-\\u9fff]/g) || []).length,
+    chinese_font: face ? face.status : 'missing',
+    links: [...document.querySelectorAll('a[rel=prev], a[rel=next], nav.sidebar a')].map(a => a.href),
+    not_executed: document.querySelector('.banner-not-run') !== null,
+    height: document.documentElement.scrollHeight,
+  };
+})()""" % CHINESE_FONT
+
+
+def find_browser() -> str | None:
+    """The Chromium to use: ``$DLBOOK_BROWSER``, else the first of :data:`BROWSER_NAMES` on the PATH."""
+    named = os.environ.get("DLBOOK_BROWSER")
+    if named:
+        return shutil.which(named) or (named if Path(named).is_file() else None)
+    return next((path for name in BROWSER_NAMES if (path := shutil.which(name))), None)
+
+
+class Chromium:
+    """A headless Chromium and one page of it, driven over the DevTools protocol.
+
+    Use as a context manager; :meth:`open` loads a URL and returns the console errors and
+    exceptions that the page raised while loading.
+    """
+
+    def __init__(self, executable: str | None = None, width: int = 1280, height: int = 900, timeout: float = 60):
+        self.executable = executable or find_browser()
+        if self.executable is None:
+            raise FileNotFoundError("No Chromium found: install it (Debian: `apt-get install chromium`) "
+                                    "or set $DLBOOK_BROWSER to a Chromium or Chrome executable.")
+        self.width, self.height, self.timeout = width, height, timeout
+        self.ids = itertools.count(1)
+        self.events: list[dict] = []
+
+    def __enter__(self) -> Chromium:
+        import websocket
+
+        self.profile = tempfile.TemporaryDirectory(prefix="dlbook-chromium-")
+        arguments = [self.executable, "--headless", "--remote-debugging-port=0", f"--user-data-dir={self.profile.name}",
+                     "--no-first-run", "--no-default-browser-check", "--disable-gpu", "--disable-extensions",
+                     "--disable-background-networking", "--disable-sync", "--mute-audio",
+                     "--allow-file-access-from-files", f"--window-size={self.width},{self.height}", "about:blank"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            arguments.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+        # Its log goes to a file (a pipe nobody reads could fill up and stall the browser).
+        self.log = open(Path(self.profile.name) / "chromium.log", "wb")
+        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=self.log)
+        try:
+            port = self._debugging_port()
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+                page = next(t for t in json.load(answer) if t["type"] == "page")
+            self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=self.timeout,
+                                                      suppress_origin=True)
+            for domain in ("Page", "Runtime", "Log"):
+                self.send(f"{domain}.enable")
+            self.send("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
+                      deviceScaleFactor=1, mobile=False)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _debugging_port(self) -> int:
+        """The port Chromium chose, from the DevToolsActivePort file it writes in its profile."""
+        active = Path(self.profile.name) / "DevToolsActivePort"
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                message = (Path(self.profile.name) / "chromium.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise RuntimeError(f"{self.executable} exited with code {self.process.returncode}: {' '.join(message)}")
+            if active.is_file() and active.read_text().strip():
+                return int(active.read_text().split()[0])
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.executable} did not open its DevTools port within {self.timeout:.0f} s")
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(Exception):
+            self.socket.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        self.profile.cleanup()
+
+    def send(self, method: str, **params) -> dict:
+        """Call a DevTools method and return its result; events that arrive meanwhile are kept."""
+        message_id = next(self.ids)
+        self.socket.send(json.dumps({"id": message_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == message_id:
+                if "error" in message:
+                    raise RuntimeError(f"DevTools {method}: {message['error'].get('message')}")
+                return message.get("result", {})
+            if "method" in message:
+                self.events.append(message)
+
+    def wait_for(self, event: str) -> dict:
+        """The next event named ``event`` (kept ones first)."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            for index, message in enumerate(self.events):
+                if message["method"] == event:
+                    return self.events.pop(index)
+            message = json.loads(self.socket.recv())
+            if "method" in message:
+                self.events.append(message)
+        raise TimeoutError(f"no {event} within {self.timeout:.0f} s")
+
+    def open(self, url: str) -> list[str]:
+        """Load ``url``; the console errors and uncaught exceptions it raised."""
+        self.events.clear()
+        self.send("Page.navigate", url=url)
+        self.wait_for("Page.loadEventFired")
+        return self.errors()
+
+    def errors(self) -> list[str]:
+        found = []
+        for message in self.events:
+            method, params = message["method"], message.get("params", {})
+            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                found.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"]))
+            elif method == "Runtime.exceptionThrown":
+                details = params["exceptionDetails"]
+                found.append("exception: " + details.get("exception", {}).get("description", details.get("text", "")))
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                found.append(f"log: {params['entry'].get('text')} {params['entry'].get('url', '')}".strip())
+        return found
+
+    def evaluate(self, expression: str):
+        """The value of a JavaScript expression (awaited if it is a promise)."""
+        result = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JavaScript failed: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path, scroll_to: str | None = None) -> Path:
+        """Save what the window shows as a PNG (scrolled to the CSS selector ``scroll_to`` first)."""
+        if scroll_to:
+            self.evaluate(f"document.querySelector({json.dumps(scroll_to)})?.scrollIntoView({{block: 'center'}})")
+        self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        data = self.send("Page.captureScreenshot", format="png")["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+
+def page_problems(facts: dict, errors: list[str], chapter: bool) -> list[str]:
+    """What is wrong with one page, from :data:`PAGE_FACTS` and its console errors; a ``chapter``
+    page must also have been executed and show figures and math."""
+    problems = list(errors)
+    if chapter and facts["not_executed"]:
+        problems.append("the chapter was not executed: its page has no outputs")
+    if chapter and not facts["images"]:
+        problems.append("no figures on the page")
+    problems += [f"image not decoded: {i['src']}..." for i in facts["images"] if not i["width"]]
+    if facts["raw_math"]:
+        problems.append(f"raw TeX in the text: {facts['raw_math']}")
+    if chapter and not facts["math"]:
+        problems.append("no rendered math (<math>) on the page")
+    if facts["math"] > facts["math_laid_out"]:
+        problems.append(f"{facts['math'] - facts['math_laid_out']} of {facts['math']} formulas not laid out")
+    if not facts["chinese"]:
+        problems.append("no Chinese characters in the page text")
+    elif facts["chinese_font"] != "loaded":
+        problems.append(f"the Chinese font {CHINESE_FONT!r} did not load ({facts['chinese_font']})")
+    for link in facts["links"]:
+        parsed = urllib.parse.urlparse(link)
+        if parsed.scheme == "file" and not Path(urllib.parse.unquote(parsed.path)).is_file():
+            problems.append(f"link to a missing page: {link}")
+    return problems
+
+
+def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
+               executable: str | None = None) -> dict:
+    """Open ``site/index.html`` and the page of ``chapter`` in headless Chromium and check them.
+
+    Returns ``{"pages": {name: facts}, "problems": [...], "screenshots": [...]}``; screenshots
+    (``site-home.png``, ``site-NN.png`` and ``site-NN-figure.png``, at its first figure) go to
+    ``screenshots`` (default: the site's parent folder). No problems means the check passed.
+    """
+    site = Path(site).resolve()
+    screenshots = Path(screenshots) if screenshots else site.parent
+    pages = sorted(site.glob(f"{int(chapter):02d}_*.html"))
+    if not (site / "index.html").is_file() or not pages:
+        raise FileNotFoundError(f"No site to check in {site} (index.html and a page of chapter {chapter}); "
+                                "build it first with `make html`.")
+    report = {"pages": {}, "problems": [], "screenshots": []}
+    with Chromium(executable) as browser:
+        for name, page in (("home", site / "index.html"), (pages[0].stem[:2], pages[0])):
+            errors = browser.open(page.as_uri())
+            facts = browser.evaluate(PAGE_FACTS)
+            errors += browser.errors()[len(errors):]
+            report["pages"][name] = {**facts, "errors": errors, "links": len(facts["links"])}
+            report["problems"] += [f"{page.name}: {p}" for p in page_problems(facts, errors, chapter=name != "home")]
+            shots = [browser.screenshot(screenshots / f"site-{name}.png")]
+            if name != "home" and facts["images"]:
+                shots.append(browser.screenshot(screenshots / f"site-{name}-figure.png", scroll_to=".output_png"))
+            report["screenshots"] += [str(s) for s in shots]
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dlbook.browser [SITE] [--chapter NN]``: check a built site; 1 if it has problems."""
+    import argparse
+    import sys
+
+    from dlbook.paths import build_dir
+
+    parser = argparse.ArgumentParser(prog="python -m dlbook.browser", description=__doc__.splitlines()[0])
+    parser.add_argument("site", nargs="?", type=Path, help="the site's folder (default: build/html)")
+    parser.add_argument("--chapter", default="05", help="the chapter page to check (default: 05)")
+    args = parser.parse_args(argv)
+    try:
+        report = check_site(args.site or build_dir() / "html", chapter=args.chapter)
+    except (FileNotFoundError, RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, facts in report["pages"].items():
+        print(f"{name}: {len(facts['images'])} images, {facts['math']} formulas, {facts['chinese']} Chinese "
+              f"characters (font {facts['chinese_font']}), {facts['links']} links, {len(facts['errors'])} console errors")
+    print("screenshots: " + ", ".join(report["screenshots"]))
+    if report["problems"]:
+        print("\n".join(["the site check FAILED:", *report["problems"]]), file=sys.stderr)
+        return 1
+    print("the site check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
