@@ -191,6 +191,63 @@ def _translate(args) -> int:
     return 0
 
 
+def _stylize(args) -> int:
+    from dlbook import _stderr_to_devnull
+
+    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
+        from dlbook.style import stylize
+    stylize(args.content, args.style, args.output, size=args.size, steps=args.steps)
+    print(args.output)
+    return 0
+
+
+def _compose(args) -> int:
+    import contextlib
+
+    from dlbook import _stderr_to_devnull
+
+    with _stderr_to_devnull():
+        from dlbook.composer import compose
+    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
+        written = compose(args.output, seconds=args.seconds, temperature=args.temperature, seed=args.seed,
+                          wav=args.wav, verbose=True)
+    print(f"{written['midi']}\t{written['notes']} notes, {written['seconds']:.1f} s")
+    if written["wav"] is not None:
+        print(written["wav"])
+    return 0
+
+
+def _play(args) -> int:
+    import contextlib
+
+    from dlbook import _stderr_to_devnull
+
+    with _stderr_to_devnull():
+        from dlbook.flappy import play
+    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
+        scores = play(episodes=args.episodes, gif=args.gif, seed=args.seed, verbose=True)
+    for episode, score in enumerate(scores, start=1):
+        print(f"episode {episode}\t{score} pipes")
+    if args.gif:
+        print(args.gif)
+    return 0
+
+
+def _html(args) -> int:
+    from dlbook.site import build_site
+
+    index = build_site(args.build, args.out)
+    print(index)
+    if args.check:
+        from dlbook.browser import check_site
+
+        report = check_site(index.parent, chapter=args.chapter)
+        for problem in report["problems"]:
+            print(f"problem: {problem}", file=sys.stderr)
+        return 1 if report["problems"] else 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlbook", description="Run and manage the dlbook chapters.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -225,6 +282,37 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(default: transformer, the higher test BLEU)")
     translate.add_argument("--beam", type=int, default=5, help="beam width (default 5; 1 is greedy decoding)")
     translate.set_defaults(func=_translate)
+    stylize = commands.add_parser(
+        "stylize", help="paint a photo in a painting's style by chapter 07's style transfer")
+    stylize.add_argument("content", help="the photo (PNG, JPEG, …)")
+    stylize.add_argument("--style", required=True,
+                         help="a bundled painting (starry_night, the_scream, shipwreck, "
+                              "the_great_wave_off_kanagawa) or the path of an image")
+    stylize.add_argument("-o", "--output", required=True, help="the picture to write (.png or .jpg)")
+    stylize.add_argument("--size", type=int, default=384, help="longer side in pixels (default 384)")
+    stylize.add_argument("--steps", type=int, default=300, help="L-BFGS iterations (default 300)")
+    stylize.set_defaults(func=_stylize)
+    compose = commands.add_parser(
+        "compose", help="a new chorale by chapter 10's LSTM composer, as MIDI (trained first if not cached)")
+    compose.add_argument("-o", "--output", required=True, help="the MIDI file to write (.mid)")
+    compose.add_argument("--seconds", type=float, default=30.0, help="length in seconds (default 30)")
+    compose.add_argument("--temperature", type=float, default=0.8,
+                         help="sampling temperature: lower is safer, higher is bolder (default 0.8)")
+    compose.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable chorale")
+    compose.add_argument("--wav", default=None, help="also render the chorale to this WAV file")
+    compose.set_defaults(func=_compose)
+    play = commands.add_parser(
+        "play", help="chapter 12's DQN plays Flappy Bird (trained first if not cached); prints each score")
+    play.add_argument("--episodes", type=int, default=5, help="how many games (default 5)")
+    play.add_argument("--gif", default=None, help="write the first game as an animated GIF here")
+    play.add_argument("--seed", type=int, default=0, help="the first game's seed (default 0)")
+    play.set_defaults(func=_play)
+    html = commands.add_parser("html", help="render the executed chapters of build/ as a website (build/html/)")
+    html.add_argument("--build", default=None, help="the folder of executed notebooks (default: build/)")
+    html.add_argument("--out", default=None, help="where to write the site (default: BUILD/html)")
+    html.add_argument("--check", action="store_true", help="then open it in headless Chromium and check it")
+    html.add_argument("--chapter", default="05", help="the chapter page to check (default 05)")
+    html.set_defaults(func=_html)
     return parser
 
 
