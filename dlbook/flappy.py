@@ -1,0 +1,386 @@
+"""Chapter 12's game: Flappy Bird for a DQN, its recipes, the evaluation protocol, GIFs and ``dlbook play``.
+
+The game is ``flappy_bird_gymnasium`` (MIT), headless. :class:`Flappy` wraps it to give either
+the 12 features of the game's state (positions of the next pipes, the bird's height, speed and
+rotation) or, as in the book, 4 stacked 80×80 binary frames (:func:`preprocess`), and to save and
+restore a game in progress (for resumable training). :func:`recipe` is the chapter's training
+recipe, :func:`train_agent` trains with it (resuming from a checkpoint in the model cache),
+:func:`evaluate` plays greedy games in lockstep, :func:`play_frames` and :func:`save_gif` make an
+animation, and :func:`play` is the app.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # pygame's banner, printed when it is imported
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # headless: no window, no sound device
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import gymnasium  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from flappy_bird_gymnasium import FlappyBirdEnv  # noqa: E402
+from flappy_bird_gymnasium.envs.constants import FILL_BACKGROUND_COLOR  # noqa: E402
+from keras import layers  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from dlbook import models, rl, rl_training  # noqa: E402
+from dlbook.config import current, pick  # noqa: E402
+from dlbook.paths import atomic_path, locked  # noqa: E402
+
+FRAME_SIZE = 80
+STACK = 4
+PLAYFIELD = 404  # rows of the 512-pixel screen above the ground (int(512 * 0.79))
+EVAL_SEED = 0  # evaluation games use seeds 0, 1, ...; training games start at 1 000 000
+VALIDATION_SEED = 10_000  # games that pick the best weights during training
+EVAL_EPISODES = 20
+SCORE_LIMIT = 1000
+# The game attributes that make up a game in progress (besides its random generator).
+GAME_STATE = ("_player_x", "_player_y", "_player_vel_y", "_player_rot", "_player_idx", "_loop_iter", "_score",
+              "_upper_pipes", "_lower_pipes", "_ground", "_player_flapped")
+
+
+def preprocess(frame: np.ndarray) -> np.ndarray:
+    """A rendered frame (512, 288, 3) → the book's 80×80 binary image: True where not background.
+
+    The ground is cut off, the playfield sampled down to 80×80 (nearest pixel), and every pixel
+    that differs from the plain background (the game drawn without its scenery) becomes True.
+    """
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[0] < PLAYFIELD or frame.shape[2] != 3:
+        raise ValueError(f"expected a rendered frame of shape (512, 288, 3), got {frame.shape}")
+    rows = ((np.arange(FRAME_SIZE) + 0.5) * PLAYFIELD / FRAME_SIZE).astype(int)
+    columns = ((np.arange(FRAME_SIZE) + 0.5) * frame.shape[1] / FRAME_SIZE).astype(int)
+    return np.any(frame[rows][:, columns] != np.array(FILL_BACKGROUND_COLOR, np.uint8), axis=-1)
+
+
+def _plain(value):
+    """``value`` with NumPy scalars made Python numbers, so that it is JSON-able."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _WingCycle:
+    """The bird's wing animation (sprites 0, 1, 2, 1, ...) as an iterator whose position can be saved;
+    the game's own ``itertools.cycle`` cannot be, and it runs on from one game into the next."""
+
+    SEQUENCE = (0, 1, 2, 1)
+
+    def __init__(self, position: int = 0):
+        self.position = position
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> int:
+        self.position += 1
+        return self.SEQUENCE[(self.position - 1) % len(self.SEQUENCE)]
+
+
+class Flappy(gymnasium.Wrapper):
+    """Flappy Bird with 12 float32 features (``pixels=False``) or 4 stacked 80×80 binary frames.
+
+    ``score_limit`` ends a game (truncated) after that many pipes; ``scenery=True`` draws the
+    day background for :meth:`render` (for watching; the frames of ``pixels=True`` have none).
+    Rewards: +0.1 a frame alive, +1 a pipe, −1 a crash, −0.5 above the screen. With ``frame_skip``
+    k > 1, the agent decides every k-th frame (flap or not, then k − 1 frames without flapping).
+    """
+
+    def __init__(self, pixels: bool = False, score_limit: int | None = None, render: bool = False,
+                 scenery: bool = False, frame_skip: int = 1):
+        if frame_skip < 1:
+            raise ValueError(f"frame_skip must be at least 1, got {frame_skip}")
+        rendering = pixels or render
+        super().__init__(FlappyBirdEnv(use_lidar=False, render_mode="rgb_array" if rendering else None,
+                                       background="day" if scenery else None, score_limit=score_limit))
+        self.pixels, self.frame_skip = pixels, frame_skip
+        self._stack = None
+        if pixels:
+            self.observation_space = gymnasium.spaces.Box(0, 1, (FRAME_SIZE, FRAME_SIZE, STACK), np.bool_)
+
+    def _frame(self) -> np.ndarray:
+        return preprocess(self.env.render())
+
+    def reset(self, *, seed=None, options=None):
+        self.env.unwrapped._player_idx_gen = _WingCycle()  # each game's frames depend on its seed only
+        observation, info = self.env.reset(seed=seed, options=options)
+        if not self.pixels:
+            return observation.astype(np.float32), info
+        self._stack = np.repeat(self._frame()[..., None], STACK, axis=-1)
+        return self._stack.copy(), info
+
+    def step(self, action):
+        """One decision: ``action`` in the first of ``frame_skip`` frames, no flap in the others; the
+        rewards of those frames are summed, and the game may end in any of them."""
+        reward = 0.0
+        for frame in range(self.frame_skip):
+            observation, frame_reward, terminated, truncated, info = self.env.step(action if frame == 0 else 0)
+            reward += frame_reward
+            if terminated or truncated:
+                break
+        if not self.pixels:
+            return observation.astype(np.float32), reward, terminated, truncated, info
+        self._stack = np.concatenate([self._stack[..., 1:], self._frame()[..., None]], axis=-1)
+        return self._stack.copy(), reward, terminated, truncated, info
+
+    def get_state(self) -> dict:
+        """The game in progress as JSON-able data (its random generator included)."""
+        game = self.env.unwrapped
+        return {"game": _plain({name: getattr(game, name) for name in GAME_STATE}),
+                "wings": game._player_idx_gen.position, "random": game.np_random.bit_generator.state}
+
+    def set_state(self, state: dict, observation: np.ndarray) -> None:
+        """Continue the game saved by :meth:`get_state`, whose last observation was ``observation``."""
+        game = self.env.unwrapped
+        for name, value in state["game"].items():
+            setattr(game, name, value)
+        game._player_idx_gen = _WingCycle(state["wings"])
+        game.np_random.bit_generator.state = state["random"]
+        if self.pixels:
+            self._stack = np.array(observation, np.bool_)
+
+
+# --- Networks and recipes ------------------------------------------------------------------
+
+
+def feature_q_network(units=(256, 256), features: int = 12) -> keras.Model:
+    """An MLP from the 12 features to the Q-values of (idle, flap), the last layer in float32."""
+    inputs = keras.Input((features,), name="features")
+    x = inputs
+    for width in units:
+        x = layers.Dense(width, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(2, dtype="float32", name="q_values")(x), name="feature_q")
+
+
+def pixel_q_network() -> keras.Model:
+    """The book's network: 8×8/4 32, pool, 4×4/2 64, 3×3 64 → 1600 → 256 → 2 Q-values (float32)."""
+    inputs = keras.Input((FRAME_SIZE, FRAME_SIZE, STACK), name="frames")
+    x = layers.Conv2D(32, 8, strides=4, padding="same", activation="relu")(inputs)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(64, 4, strides=2, padding="same", activation="relu")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.Dense(256, activation="relu")(layers.Flatten()(x))
+    return keras.Model(inputs, layers.Dense(2, dtype="float32", name="q_values")(x), name="pixel_q")
+
+
+def recipe(pixels: bool = False) -> dict:
+    """The chapter's training recipe for the 12-feature agent, or the book's pixel agent, in this mode.
+
+    ``steps`` counts decisions, summed over the games played in lockstep (``envs``); one update
+    of ``batch_size`` transitions follows each round of ``envs`` steps. Every ``validate_every``
+    steps, ``validation_games`` greedy games (at most ``validation_limit`` pipes) score the
+    network, and the best one is kept.
+    """
+    shared = dict(gamma=0.99, epsilon_start=1.0, log_every=100, frame_skip=1, random_flap=0.1,
+                  seed=current().seed)
+    if pixels:
+        return dict(shared, pixels=True, learning_rate=1e-4, envs=4, buffer_size=20_000, batch_size=32,
+                    warmup=1_000, target_every=500, epsilon_end=0.01, train_score_limit=100,
+                    **pick(fast=dict(steps=2_000, epsilon_decay=1_500, checkpoint_every=2_000),
+                           full=dict(steps=12_000, epsilon_decay=8_000, checkpoint_every=4_000)))
+    # Fast mode needs an agent that flies through a few pipes within 250 000 frames: a small
+    # network and large steps (learning rate 10⁻³, the target network copied every 250 updates),
+    # whose play rises quickly but also collapses now and then. Full mode takes smaller, steadier
+    # steps with a wider network, and keeps the best of the validations every 50 000 frames.
+    return dict(shared, pixels=False, envs=8, buffer_size=100_000, warmup=5_000, batch_size=128,
+                train_score_limit=SCORE_LIMIT,
+                **pick(fast=dict(units=[64, 64], learning_rate=1e-3, target_every=250, epsilon_end=0.001,
+                                 epsilon_decay=50_000, steps=250_000, checkpoint_every=250_000,
+                                 validate_every=25_000, validation_games=5, validation_limit=100),
+                       full=dict(units=[128, 128], learning_rate=2.5e-4, target_every=1_000, epsilon_end=0.01,
+                                 epsilon_decay=100_000, steps=1_500_000, checkpoint_every=100_000,
+                                 validate_every=50_000, validation_games=10, validation_limit=300)))
+
+
+def build(settings: dict) -> keras.Model:
+    """The (untrained) Q-network of a recipe."""
+    return pixel_q_network() if settings["pixels"] else feature_q_network(settings["units"])
+
+
+def agent_path(settings: dict | None = None) -> Path:
+    """The model-cache file of the agent of ``settings`` (default: the 12-feature recipe) in this mode;
+    its checkpoint is :func:`checkpoint_path` beside it."""
+    settings = settings or recipe()
+    return models.cache_path("flappy_pixels" if settings["pixels"] else "flappy_dqn", build(settings), settings)
+
+
+def checkpoint_path(path: Path) -> Path:
+    return path.with_suffix(".checkpoint.npz")
+
+
+def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tuple[rl.DQNAgent, rl_training.History]:
+    keras.utils.set_random_seed(settings["seed"])
+    agent = rl.DQNAgent(build(settings), settings["learning_rate"], settings["gamma"])
+
+    def make_env():
+        return Flappy(pixels=settings["pixels"], score_limit=settings["train_score_limit"],
+                      frame_skip=settings["frame_skip"])
+
+    def validate(model):  # a few greedy games on seeds of their own, not the evaluation's
+        return evaluate(model, episodes=settings["validation_games"], seed=VALIDATION_SEED,
+                        score_limit=settings["validation_limit"], pixels=settings["pixels"],
+                        frame_skip=settings["frame_skip"], progress=False).mean()
+
+    history = rl_training.train_dqn(agent, make_env, settings, checkpoint_path(path), until=until, progress=progress,
+                                    validate=validate if settings.get("validate_every") else None)
+    if history.step >= settings["steps"]:  # finished: the Q-network goes to the cache for the app
+        with atomic_path(path, suffix=".keras") as tmp:
+            agent.online.save(tmp)
+    return agent, history
+
+
+def train_agent(settings: dict | None = None, until: int | None = None,
+                progress: bool = True) -> tuple[rl.DQNAgent, rl_training.History]:
+    """Train the agent of ``settings`` (default: :func:`recipe`) and cache its Q-network.
+
+    A checkpoint of the same recipe in the model cache is resumed, so an interrupted run continues
+    where it stopped and a finished one returns at once (with its learning curves). ``until``
+    stops early, at that many steps, leaving a checkpoint. Returns the agent and its history.
+    """
+    settings = settings or recipe()
+    path = agent_path(settings)
+    with locked(path, purpose="e.g. a chapter training the Flappy Bird agent"):
+        return _train(settings, path, until, progress)
+
+
+def load_agent(verbose: bool = True) -> keras.Model:
+    """The cached Q-network of the 12-feature recipe; trained with the chapter's recipe first if missing."""
+    settings = recipe()
+    path = agent_path(settings)
+    with locked(path, purpose="e.g. a chapter training the Flappy Bird agent"):
+        if not path.is_file():
+            if verbose:
+                print(f"No cached Flappy Bird agent at {path}: training it now (chapter 12's recipe).", flush=True)
+            _train(settings, path, None, progress=verbose)
+        return keras.saving.load_model(path, compile=False)
+
+
+# --- Playing: evaluation, frames, GIFs -------------------------------------------------------
+
+
+def greedy_actions(policy, observations: np.ndarray) -> np.ndarray:
+    """The actions of ``policy`` for a batch of observations: the argmax of a Keras Q-network's
+    output (one compiled call), or whatever a plain function of the observations returns."""
+    if isinstance(policy, keras.Model):
+        return np.asarray(policy.predict_on_batch(observations)).argmax(axis=1)
+    return np.asarray(policy(observations), np.int64).reshape(len(observations))
+
+
+def evaluate(policy, episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED, score_limit: int = SCORE_LIMIT,
+             pixels: bool = False, frame_skip: int = 1, progress: bool = True) -> np.ndarray:
+    """The pipes passed in ``episodes`` greedy games with seeds ``seed, seed + 1, ...``.
+
+    ``policy`` is a Q-network (the greedy action is its argmax) or a function from a batch of
+    observations to actions. All games run in lockstep: one network call per frame for all of
+    them, always on a batch of ``episodes`` rows (a finished game repeats its last observation),
+    so the compiled function is traced once. Games end at a crash or at ``score_limit`` pipes.
+    ``pixels`` and ``frame_skip`` must be those the policy was trained with.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be at least 1, got {episodes}")
+    envs = [Flappy(pixels=pixels, score_limit=score_limit, frame_skip=frame_skip) for _ in range(episodes)]
+    observations = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(envs)])
+    if not pixels:
+        observations = observations.astype(np.float32)
+    scores = np.zeros(episodes, np.int64)
+    active = np.ones(episodes, np.bool_)
+    bar = tqdm(total=episodes, desc="evaluating", unit="game", disable=not progress, leave=False, mininterval=2.0)
+    while active.any():
+        actions = greedy_actions(policy, observations)
+        for i in np.flatnonzero(active):
+            observation, _, terminated, truncated, info = envs[i].step(int(actions[i]))
+            observations[i] = observation
+            scores[i] = info["score"]
+            if terminated or truncated:
+                active[i] = False
+                bar.update(1)
+        bar.set_postfix(best=int(scores.max()), refresh=False)
+    bar.close()
+    return scores
+
+
+def summarize(scores) -> dict[str, float]:
+    """The evaluation's numbers: mean, median, min and max of the pipes per game."""
+    scores = np.asarray(scores, np.float64)
+    if scores.size == 0:
+        raise ValueError("no scores to summarize")
+    return {"mean": float(scores.mean()), "median": float(np.median(scores)),
+            "min": float(scores.min()), "max": float(scores.max())}
+
+
+def play_frames(model, seed: int = EVAL_SEED, seconds: float = 20.0, every: int = 2, scale: float = 0.5,
+                frame_skip: int = 1) -> tuple[list[np.ndarray], int]:
+    """Frames (RGB, scaled by ``scale``) of the first ``seconds`` of a greedy game, every ``every``-th
+    frame of the game's 30 a second; and the pipes passed by then. The policy decides every
+    ``frame_skip``-th frame, as in training."""
+    from PIL import Image
+
+    env = Flappy(render=True, scenery=True, score_limit=SCORE_LIMIT)
+    observation, info = env.reset(seed=seed)
+    frames, done, step = [], False, 0
+    while not done and step < seconds * 30:
+        if step % every == 0:
+            image = Image.fromarray(env.render())
+            size = (round(image.width * scale), round(image.height * scale))
+            frames.append(np.asarray(image.resize(size, Image.BILINEAR)))
+        action = greedy_actions(model, observation[None].astype(np.float32))[0] if step % frame_skip == 0 else 0
+        observation, _, terminated, truncated, info = env.step(int(action))
+        done, step = terminated or truncated, step + 1
+    return frames, int(info["score"])
+
+
+def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15.0) -> Path:
+    """Write RGB frames as a looping animated GIF at ``path``, atomically (one shared palette)."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("no frames to write")
+    path = Path(path)
+    images = [Image.fromarray(np.asarray(f, np.uint8)) for f in frames]
+    palette = images[len(images) // 2].quantize(colors=64)
+    quantized = [image.quantize(palette=palette, dither=Image.Dither.NONE) for image in images]
+    with atomic_path(path, suffix=".gif") as tmp:
+        quantized[0].save(tmp, format="GIF", save_all=True, append_images=quantized[1:],
+                          duration=round(1000 / fps), loop=0)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # an ordinary file's permissions, not the temporary file's 0600
+    return path
+
+
+def check_gif_path(gif: str | Path | None) -> Path | None:
+    """``gif`` as a Path, after checking that a GIF can be written there (None passes)."""
+    if gif is None:
+        return None
+    path = Path(gif).expanduser()
+    if path.suffix.lower() != ".gif":
+        raise ValueError(f"--gif must name a .gif file, got {str(gif)!r}")
+    if path.is_dir():
+        raise ValueError(f"--gif {str(gif)!r} is a folder; give a file name such as {path / 'flappy.gif'}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} does not exist; create it first")
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} is not writable")
+    return path
+
+
+def play(episodes: int = 5, gif: str | Path | None = None, seed: int = EVAL_SEED,
+         verbose: bool = True) -> list[int]:
+    """The app: the cached agent (trained first if missing) plays ``episodes`` greedy games with seeds
+    ``seed, seed + 1, ...`` (at most 1 000 pipes each); returns their scores. With ``gif``, the first
+    game's first 20 seconds are written there as an animated GIF."""
+    if episodes < 1:
+        raise ValueError(f"--episodes must be at least 1, got {episodes}")
+    path = check_gif_path(gif)
+    model = load_agent(verbose=verbose)
+    frame_skip = recipe()["frame_skip"]
+    scores = evaluate(model, episodes=episodes, seed=seed, frame_skip=frame_skip, progress=verbose)
+    if path is not None:
+        frames, _ = play_frames(model, seed=seed, frame_skip=frame_skip)
+        save_gif(frames, path)
+    return [int(s) for s in scores]
