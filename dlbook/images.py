@@ -149,20 +149,11 @@ def save_image(image, path) -> Path:
 def show(pictures, titles=None, height: float = 2.4, title: str | None = None, columns: int | None = None):
     """RGB images of any sizes in a grid (one row unless ``columns``), each ``height`` inches high,
     with optional titles; returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
+    from dlbook.plotting import image_grid
 
-    pictures = [np.asarray(p, dtype=np.float32) for p in pictures]
+    pictures = [np.clip(np.asarray(p, dtype=np.float32), 0, 1) for p in pictures]
     columns = columns or len(pictures)
     rows = -(-len(pictures) // columns)
     aspect = max(p.shape[1] / p.shape[0] for p in pictures)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * height * aspect, rows * (height + 0.3)), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < len(pictures):
-            ax.imshow(np.clip(pictures[i], 0, 1))
-            if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=9)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    figsize = (columns * height * aspect, rows * (height + 0.3))
+    return image_grid(pictures, rows, columns, figsize, titles, title, fontsize=9)

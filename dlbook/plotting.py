@@ -96,13 +96,21 @@ def plot_images(images, titles=None, columns: int = 10, size: float = 1.1, cmap:
         raise ValueError(f"Expected images of shape (N, H, W) or (N, H, W, 1), got {images.shape}.")
     rows = int(np.ceil(len(images) / columns))
     columns = min(columns, len(images))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * 1.15), squeeze=False)
+    figsize = (columns * size, rows * size * 1.15)
+    return image_grid(images, rows, columns, figsize, titles, title, fontsize=8, cmap=cmap)
+
+
+def image_grid(images, rows: int, columns: int, figsize, titles=None, title: str | None = None,
+               fontsize: float = 8, **imshow_options):
+    """The Figure of ``images`` drawn with ``imshow`` into a ``rows`` × ``columns`` grid of bare axes,
+    each with its title if ``titles`` are given (the shared part of the image grids of dlbook)."""
+    fig, axes = plt.subplots(rows, columns, figsize=figsize, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < len(images):
-            ax.imshow(images[i], cmap=cmap)
+            ax.imshow(images[i], **imshow_options)
             if titles is not None:
-                ax.set_title(str(titles[i]), fontsize=8)
+                ax.set_title(str(titles[i]), fontsize=fontsize)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

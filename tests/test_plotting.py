@@ -62,3 +62,19 @@ def test_plot_attention_labels_rows_and_columns():
     with pytest.raises(ValueError, match="2 output and 2 source"):
         plotting.plot_attention(weights, ["我", "们"], ["we", "</s>"])
     plt.close("all")
+
+
+def test_image_grid_passes_imshow_options_and_leaves_spare_axes_empty():
+    import numpy as np
+
+    from dlbook.plotting import image_grid
+
+    pictures = [np.full((4, 6, 3), 0.5), np.zeros((4, 6))]
+    fig = image_grid(pictures, rows=2, columns=2, figsize=(4, 4), titles=["a", "b"], title="grid",
+                     fontsize=7, cmap="magma")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 4 and len(shown) == 2
+    assert [ax.get_title() for ax in shown] == ["a", "b"] and shown[0].title.get_fontsize() == 7
+    assert shown[1].images[0].get_cmap().name == "magma" and not any(ax.axison for ax in fig.axes)
+    assert fig._suptitle.get_text() == "grid"
+    plt.close("all")
