@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -24,7 +23,7 @@ from keras import layers, ops
 
 from dlbook import models, music
 from dlbook.config import compile_options, pick
-from dlbook.paths import atomic_path
+from dlbook.paths import atomic_path, can_write_in
 
 # --- The book's event model -------------------------------------------------------------------
 
@@ -294,16 +293,9 @@ def _check_output(path, suffixes: tuple[str, ...], option: str) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist; create it or choose another path")
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not can_write_in(folder):
         raise ValueError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
     return path
-
-
-def _readable(path: Path) -> None:
-    """Give a finished temporary file the permissions of a newly created one (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def compose(output, seconds: float = 30.0, temperature: float = 0.8, seed: int | None = None, wav=None,
@@ -331,10 +323,8 @@ def compose(output, seconds: float = 30.0, temperature: float = 0.8, seed: int |
     notes = music.roll_to_notes(roll)
     with atomic_path(output, suffix=output.suffix) as tmp:
         music.notes_to_midi(notes, tmp)
-        _readable(tmp)
     if wav is not None:
         with atomic_path(wav, suffix=".wav") as tmp:
             music.write_wav(music.synthesize(notes), tmp)
-            _readable(tmp)
     return {"midi": output, "wav": wav, "frames": steps, "notes": len(notes),
             "seconds": steps * music.SECONDS_PER_QUARTER}

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from dlbook import models, rl, rl_training  # noqa: E402
 from dlbook.config import current, pick  # noqa: E402
-from dlbook.paths import atomic_path, locked  # noqa: E402
+from dlbook.paths import atomic_path, can_write_in, locked  # noqa: E402
 
 FRAME_SIZE = 80
 STACK = 4
@@ -347,9 +347,6 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15.0) -> P
     with atomic_path(path, suffix=".gif") as tmp:
         quantized[0].save(tmp, format="GIF", save_all=True, append_images=quantized[1:],
                           duration=round(1000 / fps), loop=0)
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o666 & ~umask)  # an ordinary file's permissions, not the temporary file's 0600
     return path
 
 
@@ -364,7 +361,7 @@ def check_gif_path(gif: str | Path | None) -> Path | None:
         raise ValueError(f"--gif {str(gif)!r} is a folder; give a file name such as {path / 'flappy.gif'}")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} does not exist; create it first")
-    if not os.access(path.parent, os.W_OK):
+    if not can_write_in(path.parent):
         raise ValueError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} is not writable")
     return path
 

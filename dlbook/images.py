@@ -11,14 +11,12 @@ Both raise ``FileNotFoundError`` or ``ValueError`` with a message that says what
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from dlbook.paths import atomic_path
+from dlbook.paths import atomic_path, can_write_in
 
 # The longest side / shortest side beyond which an image is refused (a 1-pixel-high strip would
 # be upscaled to a huge picture to satisfy the minimum size).
@@ -115,21 +113,10 @@ def check_output_path(path) -> Path:
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    try:
-        if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-            raise PermissionError
-        tempfile.TemporaryFile(dir=folder).close()  # the real test (root passes os.access anywhere)
-    except OSError:
+    if not (folder.is_dir() and can_write_in(folder)):
         raise ValueError(f"Cannot write an image to {path}: {folder} is not a writable folder; "
                          "choose another output path.") from None
     return path
-
-
-def _file_mode() -> int:
-    """The permissions a new file gets here (0o666 less the umask); mkstemp's files are 0o600."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def save_image(image, path) -> Path:
@@ -139,7 +126,6 @@ def save_image(image, path) -> Path:
     try:
         with atomic_path(path, suffix=path.suffix) as tmp:
             Image.fromarray(pixels).save(tmp)
-            os.chmod(tmp, _file_mode())
     except OSError as error:
         raise ValueError(f"Cannot write an image to {path}: {error.strerror or error}; "
                          "choose another output path.") from None

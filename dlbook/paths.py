@@ -105,6 +105,27 @@ def locked(path: Path, *, purpose: str | None = None):
         yield
 
 
+def new_file_mode() -> int:
+    """The permissions a newly created file gets here: 0o666 less the process's umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def can_write_in(folder: Path) -> bool:
+    """Whether a file can be created in ``folder``, found by creating (and removing) one.
+
+    ``os.access`` alone is not enough: as root it says yes even where writing fails (``/proc``).
+    """
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path, suffix: str = ""):
     """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
@@ -116,6 +137,7 @@ def atomic_path(path: Path, suffix: str = ""):
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
+    tmp.chmod(new_file_mode())  # mkstemp makes it 0600; the finished file gets a new file's permissions
     try:
         yield tmp
         os.replace(tmp, path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 from dlbook import paths
 from tests.conftest import ROOT
@@ -117,3 +118,21 @@ def test_locked_is_silent_when_nobody_holds_the_lock(tmp_path, capsys):
     with paths.locked(tmp_path / "results.json"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_atomic_path_gives_the_file_a_new_files_permissions(tmp_path):
+    target = tmp_path / "out.txt"
+    with paths.atomic_path(target) as tmp:
+        tmp.write_text("x")
+    assert target.stat().st_mode & 0o777 == paths.new_file_mode()
+    old = os.umask(0o027)
+    try:
+        assert paths.new_file_mode() == 0o640
+    finally:
+        os.umask(old)
+
+
+def test_can_write_in_tries_a_real_file(tmp_path):
+    assert paths.can_write_in(tmp_path) and not list(tmp_path.iterdir())
+    assert not paths.can_write_in(tmp_path / "missing")
+    assert not paths.can_write_in(Path("/proc"))  # os.access says yes here to root

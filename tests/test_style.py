@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook import images, style, vgg
+from dlbook import images, paths, style, vgg
 from dlbook.data import fetch
 
 # --- Gram matrix and losses, by hand -----------------------------------------------------------
@@ -182,7 +182,7 @@ def test_bad_files_are_clear_errors(tmp_path):
 def test_save_image_is_atomic_and_checks_the_path(tmp_path, monkeypatch):
     image = np.random.default_rng(0).uniform(0, 1, (10, 12, 3)).astype("float32")
     path = images.save_image(image, tmp_path / "new" / "out.png")
-    assert path.stat().st_mode & 0o777 == images._file_mode()        # not mkstemp's 0o600
+    assert path.stat().st_mode & 0o777 == paths.new_file_mode()        # not mkstemp's 0o600
     np.testing.assert_array_equal(np.asarray(Image.open(path)), images.to_uint8(image))
     with pytest.raises(ValueError, match="unknown extension"):
         images.save_image(image, tmp_path / "out.txt")
