@@ -10,7 +10,7 @@ import keras
 import pytest
 
 import dlbook
-from dlbook import vision
+from dlbook import composer, counting, flappy, vision
 from dlbook.gan import GAN
 
 
@@ -26,6 +26,12 @@ BUILDERS = {
     "digit_trunk": vision.digit_trunk,
     "digit_classifier": vision.digit_classifier,
     "gan": _tiny_gan,
+    "counting_rnn": lambda: counting.counting_model("rnn", 2),
+    "counting_lstm": lambda: counting.counting_model("lstm", 1),
+    "event_model": composer.event_model,
+    "chorale_model": lambda: composer.chorale_model(composer.chorale_recipe()),
+    "feature_q_network": flappy.feature_q_network,
+    "pixel_q_network": flappy.pixel_q_network,
 }
 
 
