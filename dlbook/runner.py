@@ -18,10 +18,15 @@ def chapter_files() -> list[Path]:
 
 def chapter_title(path: Path) -> str:
     """The first level-1 heading of a chapter."""
-    for line in path.read_text(encoding="utf-8").splitlines():
+    return first_heading(path.read_text(encoding="utf-8"), default=path.stem)
+
+
+def first_heading(markdown: str, default: str) -> str:
+    """The first level-1 heading (``# Title``) of Markdown text, or ``default`` if it has none."""
+    for line in markdown.splitlines():
         if line.startswith("# "):
             return line[2:].strip()
-    return path.stem
+    return default
 
 
 def find_chapter(number: str | int) -> Path:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from dlbook.paths import build_dir, project_root
 from dlbook.results import load_results
+from dlbook.runner import first_heading
 
 RESOURCES = Path(__file__).parent / "resources" / "site"
 FONT_FILE = "NotoSansSC-Regular.otf"
@@ -71,11 +72,6 @@ def chinese_title(markdown: str) -> str:
     return match.group(1).strip() if match else ""
 
 
-def _title(markdown: str, default: str) -> str:
-    match = re.search(r"^# (.+)$", markdown, re.MULTILINE)
-    return match.group(1).strip() if match else default
-
-
 def _read(notebook_path: Path | None, source: Path | None):
     import jupytext
     import nbformat
@@ -96,7 +92,7 @@ def find_chapters(build: Path, sources: list[Path]) -> list[Chapter]:
     for stem in sorted(set(by_stem) | set(notebooks)):
         notebook = _read(notebooks.get(stem), by_stem.get(stem))
         first = "\n".join(c.source for c in notebook.cells[:3] if c.cell_type == "markdown")
-        chapter = Chapter(number=stem[:2], slug=stem[3:], title=_title(first, stem),
+        chapter = Chapter(number=stem[:2], slug=stem[3:], title=first_heading(first, stem),
                           chinese_title=chinese_title(first), source=by_stem.get(stem),
                           notebook=notebooks.get(stem))
         if chapter.notebook is not None:

@@ -253,3 +253,8 @@ def test_the_environment_is_restored_after_each_test():
     """Runs after the test above (same file, same process): conftest's restore_environment undid
     its direct write, which would otherwise reach every chapter kernel this worker starts later."""
     assert os.environ.get("KERAS_BACKEND") == BACKEND_AT_START
+
+
+def test_first_heading_skips_lower_headings_and_falls_back():
+    assert runner.first_heading("intro\n## Part\n# The title \n# Later", default="x") == "The title"
+    assert runner.first_heading("no heading here\n## only a section", default="03_bike") == "03_bike"
