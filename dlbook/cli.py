@@ -3,59 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import ast
-import importlib.util
 import os
 import platform
 import sys
 from importlib import metadata
 
-BACKENDS = ("tensorflow", "jax", "torch")
-# How to install each backend into a checkout's environment (the extras of pyproject.toml).
-BACKEND_INSTALL_COMMANDS = {
-    "tensorflow": "pip install -e .",
-    "jax": "pip install -e '.[jax]'",
-    "torch": "pip install -e '.[torch]'",
-}
-
-
-def config_choices() -> dict[str, tuple[str, ...]]:
-    """``MODES`` and ``PRECISIONS`` of :mod:`dlbook.config`, read from its source.
-
-    Importing ``dlbook.config`` loads Keras and its backend (seconds, hundreds of MB), and fails
-    outright on a bad ``$KERAS_BACKEND``, the very thing :func:`check_run_settings` checks; the
-    tuples are literals, so they are read without importing.
-    """
-    source = importlib.util.find_spec("dlbook.config").origin
-    tree = ast.parse(open(source, encoding="utf-8").read(), filename=source)
-    choices = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in ("MODES", "PRECISIONS"):
-                choices[node.targets[0].id] = tuple(ast.literal_eval(node.value))
-    return choices
-
-
-def check_run_settings() -> None:
-    """Check ``$DLBOOK_MODE``, ``$DLBOOK_PRECISION`` and ``$KERAS_BACKEND`` before any kernel starts.
-
-    A bad value would otherwise fail inside every chapter's first cell. Raises ``ValueError``
-    naming the variable, its value and the allowed values, or how to install a missing backend.
-    Unset or empty variables are fine: the defaults apply.
-    """
-    choices = config_choices()
-    allowed = {"DLBOOK_MODE": choices["MODES"], "DLBOOK_PRECISION": choices["PRECISIONS"], "KERAS_BACKEND": BACKENDS}
-    for name, values in allowed.items():
-        value = os.environ.get(name)
-        if value and value not in values:
-            raise ValueError(f"${name} is {value!r}; expected one of {', '.join(values)} "
-                             f"(or unset it for the default).")
-    backend = os.environ.get("KERAS_BACKEND") or "tensorflow"
-    if importlib.util.find_spec(backend) is None:
-        source = "$KERAS_BACKEND" if os.environ.get("KERAS_BACKEND") else "The default backend"
-        raise ValueError(f"{source} is {backend!r}, but {backend} is not installed in this environment "
-                         f"({sys.executable}). Install it from the checkout with "
-                         f"`{BACKEND_INSTALL_COMMANDS[backend]}`, or choose another backend.")
+from dlbook import settings
 
 
 def _list(args) -> int:
@@ -74,11 +27,14 @@ def _run(args) -> int:
         os.environ["DLBOOK_MODE"] = args.mode
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
-    check_run_settings()
+    settings.check_run_settings()
     absolutize_path_variables()
     paths = chapter_files() if args.chapters == ["all"] else [find_chapter(n) for n in args.chapters]
     outcomes = run_chapters(paths)
-    from dlbook.results import format_results, load_results  # no Keras: the table is plain JSON
+    from dlbook.results import (  # no Keras: the table is plain JSON
+        format_results,
+        load_results,
+    )
 
     failed = [path.name for path, error in outcomes if error]
     print()
@@ -141,7 +97,7 @@ def _info(args) -> int:
 def _sentiment(args) -> int:
     import contextlib
 
-    from dlbook.sentiment import read_texts, sentiment_lines
+    from dlbook.text.sentiment import read_texts, sentiment_lines
 
     if bool(args.texts) == bool(args.file):
         raise ValueError("give texts to classify, or --file F with one text a line (not both)")
@@ -161,7 +117,7 @@ def _similar(args) -> int:
     if args.top < 1:
         raise ValueError(f"--top must be at least 1, got {args.top}")
     with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.word_vectors import word_vectors
+        from dlbook.text.word_vectors import word_vectors
     with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
         neighbours = word_vectors().most_similar(args.word, k=args.top)
     for word, cosine in neighbours:
@@ -174,7 +130,7 @@ def _translate(args) -> int:
     import logging
 
     from dlbook import _stderr_to_devnull
-    from dlbook.corpora import read_input_lines
+    from dlbook.text.corpora import read_input_lines
 
     if bool(args.sentences) == bool(args.file):
         raise ValueError("give Chinese sentences to translate, or --file F with one sentence a line (not both)")
@@ -182,7 +138,7 @@ def _translate(args) -> int:
         raise ValueError(f"--beam must be at least 1, got {args.beam}")
     sentences = read_input_lines(args.file, "Chinese sentence") if args.file else args.sentences
     with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.translators import translate
+        from dlbook.translation.recipes import translate
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices of the decoder's shapes
     with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
         translations = translate(sentences, model=args.model, beam=args.beam, verbose=True)
@@ -195,7 +151,7 @@ def _stylize(args) -> int:
     from dlbook import _stderr_to_devnull
 
     with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.style import stylize
+        from dlbook.vision.style import stylize
     stylize(args.content, args.style, args.output, size=args.size, steps=args.steps)
     print(args.output)
     return 0
@@ -207,7 +163,7 @@ def _compose(args) -> int:
     from dlbook import _stderr_to_devnull
 
     with _stderr_to_devnull():
-        from dlbook.composer import compose
+        from dlbook.music.composer import compose
     with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
         written = compose(args.output, seconds=args.seconds, temperature=args.temperature, seed=args.seed,
                           wav=args.wav, verbose=True)
@@ -223,7 +179,7 @@ def _play(args) -> int:
     from dlbook import _stderr_to_devnull
 
     with _stderr_to_devnull():
-        from dlbook.flappy import play
+        from dlbook.rl.flappy import play
     with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
         scores = play(episodes=args.episodes, gif=args.gif, seed=args.seed, verbose=True)
     for episode, score in enumerate(scores, start=1):
@@ -234,12 +190,12 @@ def _play(args) -> int:
 
 
 def _html(args) -> int:
-    from dlbook.site import build_site
+    from dlbook.site.build import build_site
 
     index = build_site(args.build, args.out)
     print(index)
     if args.check:
-        from dlbook.browser import check_site
+        from dlbook.site.browser import check_site
 
         report = check_site(index.parent, chapter=args.chapter)
         for problem in report["problems"]:
@@ -254,8 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("list", help="list the chapters").set_defaults(func=_list)
     run = commands.add_parser("run", help="execute chapters into build/ (e.g. `dlbook run 03`, `dlbook run all`)")
     run.add_argument("chapters", nargs="+", help="chapter numbers, or 'all'")
-    run.add_argument("--mode", choices=("fast", "full"), help="default: $DLBOOK_MODE, else full on a GPU, fast on a CPU")
-    run.add_argument("--backend", choices=BACKENDS, help="default: $KERAS_BACKEND, else tensorflow")
+    run.add_argument("--mode", choices=settings.MODES, help="default: $DLBOOK_MODE, else full on a GPU, fast on a CPU")
+    run.add_argument("--backend", choices=settings.BACKENDS, help="default: $KERAS_BACKEND, else tensorflow")
     run.set_defaults(func=_run)
     commands.add_parser("results", help="print build/results.json as a table").set_defaults(func=_results)
     data = commands.add_parser("data", help="the dataset hub")

@@ -1,10 +1,6 @@
 """One call at the top of each chapter: seeds, mode, precision, and a line saying what runs where.
 
-Modes
------
-``fast``  CPU-sized: small data and few epochs, each chapter a couple of minutes on 2 cores.
-``full``  The book's results or better; meant for a GPU, but every chapter also finishes on a CPU.
-
+Modes (see :mod:`dlbook.settings`): ``fast`` is CPU-sized, ``full`` the book's results or better.
 The mode comes from ``setup(mode=...)``, else ``$DLBOOK_MODE``, else ``full`` when an accelerator
 is present and ``fast`` otherwise. Precision comes from ``setup(precision=...)``, else
 ``$DLBOOK_PRECISION``, else ``mixed_bfloat16`` on an accelerator in full mode and ``float32``
@@ -19,8 +15,7 @@ import time
 
 import keras
 
-MODES = ("fast", "full")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from dlbook.settings import MODES, PRECISIONS, choose, choose_seed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,24 +67,6 @@ def detect_device(backend: str | None = None) -> tuple[str, bool]:
     return f"CPU ({os.cpu_count()} cores)", False
 
 
-def _choose(value: str | None, env: str, allowed: tuple[str, ...], default: str) -> str:
-    chosen = value or os.environ.get(env) or default
-    if chosen not in allowed:
-        source = "the argument" if value else f"${env}"
-        raise ValueError(f"{source} is {chosen!r}; expected one of {', '.join(allowed)}.")
-    return chosen
-
-
-def _choose_seed(value: int | None) -> int:
-    if value is not None:
-        return int(value)
-    text = os.environ.get("DLBOOK_SEED") or "42"
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"$DLBOOK_SEED is {text!r}; expected an integer.") from None
-
-
 def setup(
     seed: int | None = None,
     mode: str | None = None,
@@ -102,11 +79,11 @@ def setup(
     :func:`current` also returns later. The seed is ``seed``, else ``$DLBOOK_SEED``, else 42.
     """
     global _current
-    seed = _choose_seed(seed)
+    seed = choose_seed(seed)
     device, accelerator = detect_device()
-    mode = _choose(mode, "DLBOOK_MODE", MODES, "full" if accelerator else "fast")
+    mode = choose(mode, "DLBOOK_MODE", MODES, "full" if accelerator else "fast")
     default_precision = "mixed_bfloat16" if accelerator and mode == "full" else "float32"
-    precision = _choose(precision, "DLBOOK_PRECISION", PRECISIONS, default_precision)
+    precision = choose(precision, "DLBOOK_PRECISION", PRECISIONS, default_precision)
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(seed)
     _current = Config(

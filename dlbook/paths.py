@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -20,11 +21,24 @@ except ImportError:  # Windows: no locking; writes stay atomic.
     fcntl = None
 
 
+def is_checkout_root(folder: Path) -> bool:
+    """Whether ``folder`` is the root of a dlbook checkout: the chapters, and the pyproject.toml
+    of the project named dlbook (the marker; no count of levels above this file)."""
+    pyproject = folder / "pyproject.toml"
+    if not (pyproject.is_file() and (folder / "chapters").is_dir()):
+        return False
+    return re.search(r'^name\s*=\s*"dlbook"', pyproject.read_text(encoding="utf-8"), re.M) is not None
+
+
 def project_root() -> Path | None:
-    """The root of the dlbook checkout this package was imported from, or None if installed."""
-    root = Path(__file__).resolve().parent.parent
-    if (root / "pyproject.toml").is_file() and (root / "chapters").is_dir():
-        return root
+    """The root of the dlbook checkout this package was imported from, or None if installed.
+
+    Found by walking up from this file to the first folder that :func:`is_checkout_root`, so
+    moving a module deeper into the package changes nothing.
+    """
+    for folder in Path(__file__).resolve().parents:
+        if is_checkout_root(folder):
+            return folder
     return None
 
 

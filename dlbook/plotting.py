@@ -16,7 +16,9 @@ from matplotlib import font_manager
 @functools.cache
 def _register_chinese_font() -> str:
     """Add Noto Sans SC, which the package pylopdf-fonts-zh-cn ships, to matplotlib; its family name."""
-    from pylopdf_fonts_zh_cn import sans_path  # Noto Sans SC Regular, SIL Open Font License 1.1
+    from pylopdf_fonts_zh_cn import (
+        sans_path,  # Noto Sans SC Regular, SIL Open Font License 1.1
+    )
 
     path = str(sans_path())
     font_manager.fontManager.addfont(path)

@@ -14,7 +14,6 @@ import types
 
 import jupytext
 import nbval.plugin
-import pytest
 
 from dlbook.paths import absolutize_path_variables
 

@@ -76,12 +76,12 @@ LOAD_CACHED_MODEL = """
 import sys
 import numpy as np
 from pathlib import Path
-from dlbook import models
+from dlbook import cache
 
 def no_training():
     raise AssertionError("the cached file should have been loaded")
 
-model = models.load_or_train(Path(sys.argv[1]), no_training, "toy model", verbose=False)
+model = cache.load_or_train(Path(sys.argv[1]), no_training, "toy model", verbose=False)
 print(model.predict(np.ones((2, 3), dtype="float32"), verbose=0).ravel().tolist())
 """
 
@@ -94,13 +94,13 @@ def test_a_model_cached_under_this_backend_loads_under_another(backend, tmp_path
 
     import numpy as np
 
-    from dlbook import models
+    from dlbook import cache
 
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
     model.compile(optimizer="adam", loss="mse", steps_per_execution=1 if keras.backend.backend() == "torch" else 32)
     path = tmp_path / "toy.keras"
-    models.save_model(model, path)
+    cache.save_model(model, path)
     env = {**os.environ, "KERAS_BACKEND": backend}
     run = subprocess.run([sys.executable, "-c", LOAD_CACHED_MODEL, str(path)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)

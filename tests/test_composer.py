@@ -1,16 +1,16 @@
-"""dlbook.composer and dlbook.counting: the models, the frame-NLL loss, sampling, and the app `compose`."""
+"""dlbook.music.composer and dlbook.music.counting: the models, the frame-NLL loss, sampling, and the app `compose`."""
 
 from __future__ import annotations
 
 import os
 
-import dlbook
 import keras
 import mido
 import numpy as np
 import pytest
 
-from dlbook import composer, counting, music
+import dlbook
+from dlbook.music import composer, counting, events, midi, pianoroll
 
 TINY = dict(units=8, layers=1, dropout=0.0, input_dropout=0.0, transpose=1, batch_size=64, learning_rate=1e-2,
             epochs=1, patience=1, bucket=32, seed=0)
@@ -96,14 +96,14 @@ def test_event_baselines_by_hand():
 def test_the_event_model_has_three_float32_heads_and_trains(fast):
     rng = np.random.default_rng(0)
     classes = np.stack([rng.integers(0, 89, 60), rng.choice([0, 100], 60), rng.integers(0, 12, 60)], axis=1)
-    x, y = music.event_windows(classes, window=5)
+    x, y = events.event_windows(classes, window=5)
     model = composer.event_model(window=5, units=8)
     assert [o.shape for o in model.outputs] == [(None, 89), (None, 128), (None, 12)]
     history = composer.fit_event_model(model, x, y, validation=(x[:10], y[:10]), epochs=2, verbose=0)
     assert {"pitch_accuracy", "val_velocity_accuracy", "val_time_accuracy"} <= set(history.history)
     scores = composer.head_accuracies(model, x, y)
     assert set(scores) == {"pitch", "velocity", "time", "mean"}
-    assert scores["mean"] == pytest.approx(np.mean([scores[h] for h in music.HEADS]))
+    assert scores["mean"] == pytest.approx(np.mean([scores[h] for h in events.HEADS]))
     predicted = model.predict(x, verbose=0)
     assert scores["time"] == pytest.approx(np.mean(predicted[2].argmax(-1) == y[:, 2]))
 
@@ -112,7 +112,7 @@ def test_the_event_model_has_three_float32_heads_and_trains(fast):
 
 
 def test_chorale_batches_are_bucketed_shifted_pairs():
-    rolls = [music.transpose_roll(r, 40) for r in _toy_rolls(20)]  # in the middle of the keyboard
+    rolls = [pianoroll.transpose_roll(r, 40) for r in _toy_rolls(20)]  # in the middle of the keyboard
     rolls = [r * (np.arange(88) >= 30) * (np.arange(88) < 60) for r in rolls]
     batches = composer.ChoraleBatches(rolls, batch_size=4, bucket=8)
     assert len(batches) == 5
@@ -135,23 +135,23 @@ def test_chorale_batches_are_bucketed_shifted_pairs():
 
 
 def test_a_tiny_chorale_model_trains_and_keras_validation_loss_is_the_frame_nll(real_data, fast):
-    chorales = music.load_jsb_chorales()
+    chorales = pianoroll.load_jsb_chorales()
     model, history = composer.train_chorale_model(chorales, dict(TINY, epochs=2), verbose=0)
     assert len(history.history["val_loss"]) == 2
     assert history.history["val_loss"][1] < history.history["val_loss"][0]
     nll = composer.chorale_nll(model, chorales["validation"])
     assert nll == pytest.approx(min(history.history["val_loss"]), rel=1e-4)
-    by_hand = music.frame_nll(composer.predict_rolls(model, chorales["validation"][:3]),
+    by_hand = pianoroll.frame_nll(composer.predict_rolls(model, chorales["validation"][:3]),
                               [r[1:] for r in chorales["validation"][:3]])
     assert by_hand == pytest.approx(composer.chorale_nll(model, chorales["validation"][:3]))
     assert 8 < nll < 60
 
 
 def test_the_logistic_baseline_beats_the_bernoulli_one(real_data, fast):
-    chorales = music.load_jsb_chorales()
+    chorales = pianoroll.load_jsb_chorales()
     model, nll = composer.logistic_baseline(chorales, epochs=10)
     assert model.input_shape == (None, 176) and model.output_shape == (None, 88)
-    assert 8.5 < nll < music.bernoulli_nll(chorales["train"], chorales["test"])
+    assert 8.5 < nll < pianoroll.bernoulli_nll(chorales["train"], chorales["test"])
 
 
 def test_mixed_bfloat16_keeps_outputs_and_losses_float32(fast, bfloat16):
@@ -202,9 +202,9 @@ def test_compose_trains_once_then_loads_and_writes_midi_and_wav(tiny_recipe, tmp
     assert composer.chorale_model_path().is_file()
     assert capsys.readouterr().out == ""  # quiet unless verbose
     assert result["midi"] == out and result["frames"] == 10 and result["seconds"] == pytest.approx(6.0)
-    midi = mido.MidiFile(str(out))
-    assert sum(m.type == "note_on" for m in midi.tracks[0]) == result["notes"] > 0
-    roll = music.midi_to_roll(out)
+    midi_file = mido.MidiFile(str(out))
+    assert sum(m.type == "note_on" for m in midi_file.tracks[0]) == result["notes"] > 0
+    roll = midi.midi_to_roll(out)
     assert len(roll) <= 10 and roll[0].sum() == 4  # the opening chord
     import wave
 
@@ -217,7 +217,7 @@ def test_compose_trains_once_then_loads_and_writes_midi_and_wav(tiny_recipe, tmp
 
     monkeypatch.setattr(composer, "train_chorale_model", lambda *a, **k: pytest.fail("the cached model should load"))
     again = composer.compose(tmp_path / "again.midi", seconds=6, temperature=0.8, seed=3, verbose=True)
-    assert music.midi_to_roll(tmp_path / "again.midi").tolist() == roll.tolist()  # same seed, same piece
+    assert midi.midi_to_roll(tmp_path / "again.midi").tolist() == roll.tolist()  # same seed, same piece
     assert again["wav"] is None and "Loaded the chorale LSTM" in capsys.readouterr().out
 
 
@@ -260,7 +260,7 @@ def test_a_failed_write_leaves_no_file(tiny_recipe, tmp_path, monkeypatch):
         path.write_bytes(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(music, "notes_to_midi", broken)
+    monkeypatch.setattr(midi, "notes_to_midi", broken)
     with pytest.raises(OSError, match="disk full"):
         composer.compose(out, seconds=2)
     assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["c.mid"]

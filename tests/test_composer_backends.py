@@ -1,14 +1,14 @@
-"""dlbook.composer on every backend (tests/test_backends.py runs this file under the other two):
+"""dlbook.music.composer on every backend (tests/test_backends.py runs this file under the other two):
 the frame-NLL loss and the one-step-at-a-time LSTM that composing relies on."""
 
 from __future__ import annotations
 
-import dlbook
 import keras
 import numpy as np
 import pytest
 
-from dlbook import composer, music
+import dlbook
+from dlbook.music import composer, pianoroll
 
 TINY = dict(units=8, layers=1, dropout=0.0, input_dropout=0.0, transpose=1, batch_size=64, learning_rate=1e-2,
             epochs=1, patience=1, bucket=32, seed=0)
@@ -30,7 +30,7 @@ def test_the_keras_loss_is_the_frame_nll_over_real_frames():
     y = (rng.random((2, 4, 88)) < 0.1).astype("float32")
     weights = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
     loss = float(composer.FrameNLL()(y, p, sample_weight=weights))
-    assert loss == pytest.approx(music.frame_nll([p[0], p[1, :2]], [y[0], y[1, :2]]), rel=1e-5)
+    assert loss == pytest.approx(pianoroll.frame_nll([p[0], p[1, :2]], [y[0], y[1, :2]]), rel=1e-5)
 
 
 

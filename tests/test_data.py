@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import zipfile
 
-import numpy as np
 import pytest
 
 from dlbook import data, hub
 from tests.conftest import shared_mirror
+
 
 def test_fetch_copies_from_the_mirror_and_then_uses_the_cache(toy, monkeypatch):
     monkeypatch.setenv("DLBOOK_MIRROR", str(toy.mirror))

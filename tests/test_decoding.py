@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlbook import decoding
+from dlbook.translation import search
 
 A, B, C = 4, 5, 6
-END, START = decoding.END, decoding.START
+END, START = search.END, search.START
 
 # P(next word | last word): greedy takes A (0.6), whose continuations are all weak (best A C </s>,
 # 0.6 · 0.5 · 1 = 0.30); the best sentence is B </s> (0.4 · 0.9 = 0.36).
@@ -15,7 +15,7 @@ TABLE = {START: {A: 0.6, B: 0.4}, A: {C: 0.5, END: 0.45}, B: {END: 0.9, C: 0.1},
 VOCAB = 7
 
 
-class HandMadeTranslator(decoding.Translator):
+class HandMadeTranslator(search.Translator):
     """The decoder's "features" at position t are the word at t, one-hot; ``next_word`` is TABLE."""
 
     def __init__(self):
@@ -40,33 +40,33 @@ class HandMadeTranslator(decoding.Translator):
 
 def test_greedy_takes_the_locally_best_word_and_beam_search_finds_the_best_sentence():
     sources = [np.array([7, 8]), np.array([9])]
-    assert decoding.greedy_decode(HandMadeTranslator(), sources) == [[A, C], [A, C]]
-    assert decoding.beam_search(HandMadeTranslator(), sources, beam=2, alpha=0.0) == [[B], [B]]
+    assert search.greedy_decode(HandMadeTranslator(), sources) == [[A, C], [A, C]]
+    assert search.beam_search(HandMadeTranslator(), sources, beam=2, alpha=0.0) == [[B], [B]]
 
 
 def test_the_length_penalty_can_prefer_the_longer_sentence():
     # log 0.30 = −1.20 over 3 words vs log 0.36 = −1.02 over 2: with alpha = 2 the longer one wins.
-    assert decoding.length_penalty(3, 2.0) > decoding.length_penalty(2, 2.0) > 1.0
-    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=0.0) == [[B]]
-    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=2.0) == [[A, C]]
+    assert search.length_penalty(3, 2.0) > search.length_penalty(2, 2.0) > 1.0
+    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=0.0) == [[B]]
+    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=3, alpha=2.0) == [[A, C]]
 
 
 def test_beam_search_stops_when_every_hypothesis_has_ended_and_respects_max_len():
     translator = HandMadeTranslator()
-    decoding.beam_search(translator, [np.array([7])], beam=2, max_len=50)
+    search.beam_search(translator, [np.array([7])], beam=2, max_len=50)
     assert translator.calls <= 4
     # Room for one word and </s>: the likelier first word, made to end, wins (B would need its </s>).
-    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, alpha=0.0, max_len=2) == [[A]]
-    assert decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, max_len=1) == [[]]
+    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, alpha=0.0, max_len=2) == [[A]]
+    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, max_len=1) == [[]]
 
 
 def test_a_sentence_is_translated_alike_alone_and_beside_longer_ones():
-    alone = decoding.beam_search(HandMadeTranslator(), [np.array([7])], beam=2)
-    beside = decoding.beam_search(HandMadeTranslator(), [np.array([7]), np.arange(1, 60)], beam=2)
+    alone = search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2)
+    beside = search.beam_search(HandMadeTranslator(), [np.array([7]), np.arange(1, 60)], beam=2)
     assert beside[0] == alone[0]
 
 
 def test_sources_of_different_lengths_in_chunks_come_back_in_order():
     sources = [np.arange(1, n + 1) for n in (5, 1, 3, 9, 2)]
-    out = decoding.beam_search(HandMadeTranslator(), sources, beam=2, chunk=2, alpha=0.0)
+    out = search.beam_search(HandMadeTranslator(), sources, beam=2, chunk=2, alpha=0.0)
     assert out == [[B]] * 5

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook import flappy, models
+from dlbook import cache
 from dlbook.config import setup
+from dlbook.rl import flappy
 
 
 @pytest.fixture(autouse=True)
@@ -168,7 +169,7 @@ def test_play_command_with_a_cached_agent(empty_cache, capsys):
     from dlbook.cli import main
 
     isolated = empty_cache
-    models.save_model(flappy.feature_q_network(flappy.recipe()["units"]), flappy.agent_path())  # untrained
+    cache.save_model(flappy.feature_q_network(flappy.recipe()["units"]), flappy.agent_path())  # untrained
     gif = isolated / "out.gif"
     assert main(["play", "--episodes", "2", "--gif", str(gif), "--seed", "3"]) == 0
     out = capsys.readouterr().out.splitlines()

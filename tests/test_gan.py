@@ -1,4 +1,4 @@
-"""dlbook.gan.GAN on the current backend (test_backends.py runs this file on the others)."""
+"""dlbook.vision.gan.GAN on the current backend (test_backends.py runs this file on the others)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from keras import layers, ops
 
 from dlbook.autodiff import value_and_grad
-from dlbook.gan import GAN
+from dlbook.vision.gan import GAN
 
 
 def softplus(x):
@@ -175,7 +175,7 @@ def test_generate_runs_in_inference_mode_and_uses_the_labels():
 
 
 def test_snapshot_callback_records_fixed_samples():
-    from dlbook.gan import SnapshotCallback
+    from dlbook.vision.gan import SnapshotCallback
 
     gan = conditional_gan()
     gan.compile(optimizer=keras.optimizers.Adam(1e-2, beta_1=0.5))

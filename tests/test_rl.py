@@ -3,14 +3,13 @@ targets, the agent, and training that resumes after an interruption."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-from dlbook import rl, rl_training
 from dlbook.config import setup
-from dlbook.flappy import Flappy, feature_q_network
+from dlbook.rl import dqn, tabular_q, training
+from dlbook.rl.flappy import Flappy, feature_q_network
 
 
 @pytest.fixture(autouse=True)
@@ -22,20 +21,20 @@ def fast_mode():
 
 
 def test_corridor_rewards_and_ends():
-    env = rl.Corridor(5)
+    env = tabular_q.Corridor(5)
     assert env.start == 2
     assert env.step(2, 1) == (3, 0.0, False)
     assert env.step(3, 1) == (4, 1.0, True)
     assert env.step(1, 0) == (0, -1.0, True)
     with pytest.raises(ValueError, match="at least 3 cells"):
-        rl.Corridor(2)
+        tabular_q.Corridor(2)
     with pytest.raises(ValueError, match="floor cell"):
-        rl.Corridor(5, start=0)
+        tabular_q.Corridor(5, start=0)
 
 
 def test_optimal_q_solves_the_bellman_equation():
-    env, gamma = rl.Corridor(5), 0.9
-    q = rl.optimal_q(env, gamma)
+    env, gamma = tabular_q.Corridor(5), 0.9
+    q = tabular_q.optimal_q(env, gamma)
     # One step from the treasure: 1; two steps: 0.9; three: 0.81. Left from cell 1 falls in the pit.
     np.testing.assert_allclose(q[3, 1], 1.0)
     np.testing.assert_allclose(q[2, 1], 0.9)
@@ -45,9 +44,9 @@ def test_optimal_q_solves_the_bellman_equation():
 
 
 def test_q_learning_finds_the_optimal_q_values_of_the_best_actions():
-    env = rl.Corridor(5)
-    q, returns = rl.q_learning(env, episodes=300, seed=0)
-    best = rl.optimal_q(env)
+    env = tabular_q.Corridor(5)
+    q, returns = tabular_q.q_learning(env, episodes=300, seed=0)
+    best = tabular_q.optimal_q(env)
     assert len(returns) == 300
     assert (q[1:-1].argmax(axis=1) == 1).all()  # always walk right
     np.testing.assert_allclose(q[1:-1, 1], best[1:-1, 1], atol=0.02)
@@ -64,7 +63,7 @@ def _transitions(start, count, shape=(3,)):
 
 
 def test_replay_buffer_keeps_the_latest_transitions():
-    buffer = rl.ReplayBuffer(5, (3,))
+    buffer = dqn.ReplayBuffer(5, (3,))
     buffer.add(*_transitions(0, 3))
     assert len(buffer) == 3 and buffer.position == 3
     buffer.add(*_transitions(3, 4))  # 7 in all: 0 and 1 are overwritten
@@ -83,7 +82,7 @@ def test_replay_buffer_keeps_the_latest_transitions():
 def test_replay_buffer_packs_binary_frames_and_restores_its_state():
     rng = np.random.default_rng(1)
     frames = rng.random((4, 5, 5, 2)) < 0.5
-    buffer = rl.ReplayBuffer(4, (5, 5, 2), np.bool_)
+    buffer = dqn.ReplayBuffer(4, (5, 5, 2), np.bool_)
     buffer.add(frames, np.zeros(4), np.zeros(4), ~frames, np.zeros(4, bool))
     assert buffer.observations.dtype == np.uint8 and buffer.observations.shape == (4, 7)  # 50 bits in 7 bytes
     batch = buffer.sample(16, rng)
@@ -92,7 +91,7 @@ def test_replay_buffer_packs_binary_frames_and_restores_its_state():
         assert any((observation == f).all() for f in frames)
         np.testing.assert_array_equal(following, ~observation)
     meta, arrays = buffer.state()
-    copy = rl.ReplayBuffer(4, (5, 5, 2), np.bool_)
+    copy = dqn.ReplayBuffer(4, (5, 5, 2), np.bool_)
     copy.restore(meta, arrays)
     assert (copy.position, copy.size) == (buffer.position, buffer.size)
     np.testing.assert_array_equal(copy.observations, buffer.observations)
@@ -100,9 +99,9 @@ def test_replay_buffer_packs_binary_frames_and_restores_its_state():
 
 def test_replay_buffer_rejects_bad_use():
     with pytest.raises(ValueError, match="capacity"):
-        rl.ReplayBuffer(0, (3,))
+        dqn.ReplayBuffer(0, (3,))
     with pytest.raises(ValueError, match="empty"):
-        rl.ReplayBuffer(4, (3,)).sample(2, np.random.default_rng(0))
+        dqn.ReplayBuffer(4, (3,)).sample(2, np.random.default_rng(0))
 
 
 # --- Bellman targets and the loss ---------------------------------------------------------------
@@ -115,26 +114,26 @@ def test_double_dqn_target_on_a_hand_computed_case():
     next_q_online = [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]  # the online network prefers 0, then 1
     # Double DQN: the online network picks a*, the target network values it.
     # 0.1 + 0.5 * Q_target(s', 0) = 0.1 + 0.5 * 2 = 1.1; 1 + 0.5 * 3 = 2.5; terminal: just −1.
-    double = rl.bellman_targets(rewards, dones, next_q_target, 0.5, next_q_online)
+    double = dqn.bellman_targets(rewards, dones, next_q_target, 0.5, next_q_online)
     np.testing.assert_allclose(double, [1.1, 2.5, -1.0])
     assert double.dtype == np.float32
     # Plain DQN takes the target network's max: 0.1 + 0.5 * 5 = 2.6; 1 + 0.5 * 4 = 3.0.
-    np.testing.assert_allclose(rl.bellman_targets(rewards, dones, next_q_target, 0.5), [2.6, 3.0, -1.0])
+    np.testing.assert_allclose(dqn.bellman_targets(rewards, dones, next_q_target, 0.5), [2.6, 3.0, -1.0])
 
 
 def test_huber_loss_on_the_chosen_action_only():
     y_true = np.array([[0, 1.0], [1, 0.0], [1, 5.0]], np.float32)  # action, target
     q_values = np.array([[1.5, 100.0], [-7.0, 0.5], [0.0, 2.0]], np.float32)
-    loss = keras.ops.convert_to_numpy(rl.chosen_action_huber(y_true, q_values))
+    loss = keras.ops.convert_to_numpy(dqn.chosen_action_huber(y_true, q_values))
     # errors 0.5 (quadratic: 0.125), 0.5 (0.125), 3 (linear: 3 − 0.5)
     np.testing.assert_allclose(loss, [0.125, 0.125, 2.5], rtol=1e-6)
 
 
 def test_epsilon_schedule():
-    assert rl.epsilon_at(0, 1.0, 0.1, 100) == 1.0
-    assert rl.epsilon_at(50, 1.0, 0.1, 100) == pytest.approx(0.55)
-    assert rl.epsilon_at(1000, 1.0, 0.1, 100) == pytest.approx(0.1)
-    assert rl.epsilon_at(5, 1.0, 0.1, 0) == pytest.approx(0.1)
+    assert dqn.epsilon_at(0, 1.0, 0.1, 100) == 1.0
+    assert dqn.epsilon_at(50, 1.0, 0.1, 100) == pytest.approx(0.55)
+    assert dqn.epsilon_at(1000, 1.0, 0.1, 100) == pytest.approx(0.1)
+    assert dqn.epsilon_at(5, 1.0, 0.1, 0) == pytest.approx(0.1)
 
 
 # --- The agent --------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ def test_epsilon_schedule():
 
 def _agent(learning_rate=1e-3):
     keras.utils.set_random_seed(0)
-    return rl.DQNAgent(feature_q_network((16,)), learning_rate, gamma=0.9)
+    return dqn.DQNAgent(feature_q_network((16,)), learning_rate, gamma=0.9)
 
 
 def test_agent_acts_epsilon_greedily_with_biased_random_actions():
@@ -158,7 +157,7 @@ def test_agent_update_moves_q_towards_the_target_and_syncs():
     agent = _agent(1e-2)
     rng = np.random.default_rng(0)
     observations = rng.random((32, 12)).astype(np.float32)
-    batch = rl.Batch(observations, np.zeros(32, np.int32), np.full(32, 1.0, np.float32), observations,
+    batch = dqn.Batch(observations, np.zeros(32, np.int32), np.full(32, 1.0, np.float32), observations,
                      np.ones(32, bool))  # terminal: the target is the reward, 1
     before = np.abs(agent.q_values(observations)[:, 0] - 1.0).mean()
     losses = [agent.update(batch)[0] for _ in range(30)]
@@ -172,7 +171,7 @@ def test_agent_update_moves_q_towards_the_target_and_syncs():
 def test_agent_state_restores_weights_and_optimizer():
     agent = _agent()
     observations = np.random.default_rng(0).random((8, 12)).astype(np.float32)
-    batch = rl.Batch(observations, np.ones(8, np.int32), np.ones(8, np.float32), observations, np.zeros(8, bool))
+    batch = dqn.Batch(observations, np.ones(8, np.int32), np.ones(8, np.float32), observations, np.zeros(8, bool))
     agent.update(batch)
     state = agent.state()
     copy = _agent()
@@ -194,7 +193,7 @@ TINY = dict(envs=4, buffer_size=500, batch_size=16, warmup=40, target_every=10, 
 
 def _train(path, until=None):
     agent = _agent()
-    history = rl_training.train_dqn(agent, Flappy, TINY, checkpoint=path, until=until, progress=False)
+    history = training.train_dqn(agent, Flappy, TINY, checkpoint=path, until=until, progress=False)
     return agent, history
 
 
@@ -206,9 +205,9 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path):
     # "Interrupted" at 120 steps (the checkpoint is all that survives), then started again.
     _, first_half = _train(tmp_path / "resumed.npz", until=120)
     assert first_half.step == 120
-    meta, _ = rl_training.load_checkpoint(tmp_path / "resumed.npz")
+    meta, _ = training.load_checkpoint(tmp_path / "resumed.npz")
     assert meta["progress"]["step"] == 120 and meta["progress"]["updates"] == 21
-    assert rl.epsilon_at(meta["progress"]["step"], 1.0, 0.1, 200) == pytest.approx(0.46)
+    assert dqn.epsilon_at(meta["progress"]["step"], 1.0, 0.1, 200) == pytest.approx(0.46)
     resumed, resumed_history = _train(tmp_path / "resumed.npz")
     assert resumed_history.step == 240
     assert int(resumed.online.optimizer.iterations) == int(straight.online.optimizer.iterations) == 51
@@ -226,24 +225,24 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path):
 def test_a_checkpoint_of_another_recipe_is_refused(tmp_path):
     _train(tmp_path / "run.npz", until=40)
     with pytest.raises(ValueError, match="another recipe"):
-        rl_training.train_dqn(_agent(), Flappy, dict(TINY, batch_size=8), checkpoint=tmp_path / "run.npz",
+        training.train_dqn(_agent(), Flappy, dict(TINY, batch_size=8), checkpoint=tmp_path / "run.npz",
                               progress=False)
 
 
 def test_checkpoints_are_written_atomically(tmp_path):
     path = tmp_path / "state.npz"
-    rl_training.save_checkpoint(path, {"step": 3}, {"w": np.arange(4)})
+    training.save_checkpoint(path, {"step": 3}, {"w": np.arange(4)})
     with pytest.raises(RuntimeError):
-        with rl_training.atomic_path(path, suffix=".npz"):
+        with training.atomic_path(path, suffix=".npz"):
             raise RuntimeError("killed mid-write")
-    meta, arrays = rl_training.load_checkpoint(path)
+    meta, arrays = training.load_checkpoint(path)
     assert meta == {"step": 3}
     np.testing.assert_array_equal(arrays["w"], np.arange(4))
     assert [p.name for p in tmp_path.iterdir()] == ["state.npz"]
 
 
 def test_env_pool_restarts_finished_games_with_the_next_seed():
-    pool = rl_training.EnvPool(Flappy, 2, seed=10)
+    pool = training.EnvPool(Flappy, 2, seed=10)
     assert pool.next_seed == 12
     finished = []
     for _ in range(40):  # never flapping, a game ends after 31 frames
@@ -263,13 +262,13 @@ def test_validation_keeps_the_best_weights(tmp_path):
 
     settings = dict(TINY, validate_every=80)
     agent = _agent()
-    history = rl_training.train_dqn(agent, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False,
+    history = training.train_dqn(agent, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False,
                                     validate=validate)
     assert history.validations == {"step": [80, 160, 240], "score": [3.0, 7.0, 5.0]}
     for a, b in zip(agent.online.get_weights(), seen[1]):  # the finished agent holds the best weights
         np.testing.assert_array_equal(a, b)
     # Resumed from its checkpoint, the finished run gives the same best weights.
     again = _agent()
-    rl_training.train_dqn(again, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False, validate=validate)
+    training.train_dqn(again, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False, validate=validate)
     for a, b in zip(again.online.get_weights(), seen[1]):
         np.testing.assert_array_equal(a, b)

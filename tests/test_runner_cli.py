@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dlbook import cli, runner
+from dlbook import cli, runner, settings
 from tests.conftest import ROOT
 
 
@@ -231,13 +231,13 @@ def test_cli_run_accepts_good_settings_and_lets_flags_override_the_environment(i
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     assert cli.main(["run", "02", "--mode", "fast"]) == 0
     assert started == [runner.find_chapter(2)] and capsys.readouterr().err == ""
-    cli.check_run_settings()
+    settings.check_run_settings()
 
 
-def test_config_choices_are_those_of_dlbook_config():
-    from dlbook import config
-
-    assert cli.config_choices() == {"MODES": config.MODES, "PRECISIONS": config.PRECISIONS}
+def test_settings_load_without_keras():
+    code = "import sys, dlbook.settings; print('keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 BACKEND_AT_START = os.environ.get("KERAS_BACKEND")

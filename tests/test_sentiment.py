@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
-import keras
-
-from dlbook import cli, sentiment, text
+from dlbook import cli
+from dlbook.text import chinese, sentiment
+from dlbook.text.vocabulary import Vocabulary
 
 POSITIVE = ["这个手机太好用了", "质量很好，很满意", "非常好，推荐购买", "物流很快，好评", "不错，值得买"]
 NEGATIVE = ["质量太差了，退货", "很差，不推荐", "垃圾产品，差评", "物流太慢，很失望", "不好用，后悔买了"]
@@ -68,23 +69,23 @@ def test_naive_bayes_counts_tokens_per_class():
 
 
 def test_is_chinese_word():
-    assert text.is_chinese_word("宝玉") and text.is_chinese_word("㐀")
-    assert not any(map(text.is_chinese_word, ["", "ok", "好2", "好�", "ヶ", "好，"]))
+    assert chinese.is_chinese_word("宝玉") and chinese.is_chinese_word("㐀")
+    assert not any(map(chinese.is_chinese_word, ["", "ok", "好2", "好�", "ヶ", "好，"]))
 
 
 def test_vocabulary_from_tokens_round_trips():
-    vocab = text.Vocabulary([["好", "好", "差"]])
-    again = text.Vocabulary.from_tokens(vocab.tokens)
+    vocab = Vocabulary([["好", "好", "差"]])
+    again = Vocabulary.from_tokens(vocab.tokens)
     assert again.tokens == vocab.tokens and list(again.encode(["差", "好", "?"])) == list(vocab.encode(["差", "好", "?"]))
     with pytest.raises(ValueError, match="start with"):
-        text.Vocabulary.from_tokens(["好", "差"])
+        Vocabulary.from_tokens(["好", "差"])
 
 
 def tiny_classifier() -> sentiment.SentimentClassifier:
     """A classifier trained in a second on ten reviews: enough to test the plumbing."""
     keras.utils.set_random_seed(0)
     features = [sentiment.ngram_features(w) for w in sentiment.review_words(POSITIVE + NEGATIVE)]
-    vocabulary = text.Vocabulary(features)
+    vocabulary = Vocabulary(features)
     classifier = sentiment.SentimentClassifier(sentiment.ngram_embedding_model(len(vocabulary), dim=8, dropout=0.0),
                                                vocabulary, max_len=50)
     classifier.model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
@@ -118,10 +119,10 @@ def test_a_classifier_gives_every_text_a_probability(cached_classifier):
 
 def test_sentiment_loads_the_cached_classifier_once(cached_classifier, monkeypatch):
     expected = cached_classifier.predict(["很好，很满意", "很差"])
-    np.testing.assert_allclose(text.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
+    np.testing.assert_allclose(sentiment.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
     loads = []
     monkeypatch.setattr(sentiment, "load_sentiment_classifier", lambda verbose: loads.append(1))
-    assert text.sentiment("很好").shape == (1,) and not loads  # the second call reuses the loaded model
+    assert sentiment.sentiment("很好").shape == (1,) and not loads  # the second call reuses the loaded model
 
 
 def test_cli_sentiment_file_prints_exactly_one_probability_a_line(cached_classifier, tmp_path, capsys):
@@ -162,8 +163,8 @@ def test_the_chinese_font_covers_every_character_chapter_04_plots(real_data):
                                  fallback_to_default=False)
     covered = set(ft2font.FT2Font(path).get_charmap())
     split = sentiment.jd_clean_split()
-    vocabulary = text.Vocabulary(sentiment.review_words(split.x_train, sentiment.CORPUS_CACHE), min_count=20)
-    characters = {c for word, _ in vocabulary.most_common() if text.is_chinese_word(word) for c in word}
+    vocabulary = Vocabulary(sentiment.review_words(split.x_train, sentiment.CORPUS_CACHE), min_count=20)
+    characters = {c for word, _ in vocabulary.most_common() if chinese.is_chinese_word(word) for c in word}
     assert len(characters) > 300
     assert not {c for c in characters if ord(c) not in covered}
 

@@ -6,16 +6,16 @@ import keras
 import numpy as np
 import pytest
 
-from dlbook import decoding, seq2seq, transformer
+from dlbook.translation import rnn, search, transformer
 
 SOURCE = np.array([[5, 6, 7, 0, 0], [3, 4, 5, 6, 7]], "int32")
 
 
-@pytest.mark.parametrize("score", seq2seq.SCORES)
+@pytest.mark.parametrize("score", rnn.SCORES)
 def test_attention_gives_padding_zero_weight_and_sums_to_one(score):
     rng = np.random.default_rng(0)
     query, memory = rng.normal(size=(2, 4, 6)).astype("float32"), rng.normal(size=(2, 5, 8)).astype("float32")
-    layer = seq2seq.Attention(score, units=3)
+    layer = rnn.Attention(score, units=3)
     context, weights = (keras.ops.convert_to_numpy(t) for t in layer(query, memory, SOURCE))
     assert context.shape == (2, 4, 8) and weights.shape == (2, 4, 5) and weights.dtype == np.float32
     np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
@@ -28,7 +28,7 @@ def test_attention_gives_padding_zero_weight_and_sums_to_one(score):
 def test_additive_attention_is_the_formula():
     rng = np.random.default_rng(1)
     query, memory = rng.normal(size=(1, 2, 3)).astype("float32"), rng.normal(size=(1, 4, 5)).astype("float32")
-    layer = seq2seq.Attention("additive", units=6)
+    layer = rnn.Attention("additive", units=6)
     layer(query, memory, np.ones((1, 4), "int32"))
     w1, w2, v = (keras.ops.convert_to_numpy(w) for w in (layer.w_memory, layer.w_query, layer.v))
     by_hand = np.array([[v @ np.tanh(w1.T @ h + w2.T @ s) for h in memory[0]] for s in query[0]])
@@ -37,20 +37,20 @@ def test_additive_attention_is_the_formula():
 
 @pytest.mark.parametrize("attention", [None, "additive", "dot"])
 def test_rnn_translators_predict_a_distribution_per_position_and_decode(attention):
-    model = seq2seq.rnn_translator(10, 12, attention=attention, embedding=8, units=6)
+    model = rnn.rnn_translator(10, 12, attention=attention, embedding=8, units=6)
     target = np.array([[2, 4, 5], [2, 6, 0]], "int32")
     probabilities = model.predict([SOURCE, target], verbose=0)
     assert probabilities.shape == (2, 3, 12) and probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
-    translator = decoding.Translator.from_model(model)
-    out = decoding.beam_search(translator, [SOURCE[0, :3], SOURCE[1]], beam=3, max_len=4)
+    translator = search.Translator.from_model(model)
+    out = search.beam_search(translator, [SOURCE[0, :3], SOURCE[1]], beam=3, max_len=4)
     assert len(out) == 2 and all(len(ids) <= 4 and 3 not in ids for ids in out)
-    maps = decoding.attention_map(translator, SOURCE[0, :3], [4, 5])
+    maps = search.attention_map(translator, SOURCE[0, :3], [4, 5])
     assert [m.shape for m in maps] == ([] if attention is None else [(3, 3)])
 
 
 def test_rnn_translator_is_causal_in_the_target_and_survives_saving(tmp_path):
-    model = seq2seq.rnn_translator(10, 12, attention="additive", embedding=8, units=6)
+    model = rnn.rnn_translator(10, 12, attention="additive", embedding=8, units=6)
     a, b = np.array([[2, 4, 5, 6]], "int32"), np.array([[2, 4, 9, 9]], "int32")
     pa, pb = (model.predict([SOURCE[:1], t], verbose=0) for t in (a, b))
     np.testing.assert_allclose(pa[:, :2], pb[:, :2], rtol=1e-5)  # later words do not change earlier outputs
@@ -91,7 +91,7 @@ def test_transformer_is_causal_masks_padding_and_survives_saving(positions, tmp_
     np.testing.assert_allclose(pa[:, :2], pb[:, :2], rtol=1e-4, atol=1e-6)  # the causal mask hides the future
     longer = np.concatenate([SOURCE[:1], np.zeros((1, 3), "int32")], axis=1)  # more padding: no change
     np.testing.assert_allclose(model.predict([longer, a], verbose=0), pa, rtol=1e-4, atol=1e-6)
-    maps = decoding.attention_map(decoding.Translator.from_model(model), SOURCE[0, :3], [4, 5])
+    maps = search.attention_map(search.Translator.from_model(model), SOURCE[0, :3], [4, 5])
     assert [m.shape for m in maps] == [(2, 3, 3)] * 2
     model.save(tmp_path / "t.keras")
     loaded = keras.saving.load_model(tmp_path / "t.keras", compile=False)
@@ -102,8 +102,8 @@ def test_copy_task_targets_are_the_sources_between_start_and_end():
     (source, target_in), target_out = transformer.copy_task(6, length=5, symbols=3, seed=1)
     assert source.shape == (6, 5) and target_in.shape == target_out.shape == (6, 6)
     assert source.dtype == target_in.dtype == np.int32 and set(np.unique(source)) <= {4, 5, 6}
-    assert (target_in[:, 0] == decoding.START).all() and (target_in[:, 1:] == source).all()
-    assert (target_out[:, :-1] == source).all() and (target_out[:, -1] == decoding.END).all()
+    assert (target_in[:, 0] == search.START).all() and (target_in[:, 1:] == source).all()
+    assert (target_out[:, :-1] == source).all() and (target_out[:, -1] == search.END).all()
     (again, _), _ = transformer.copy_task(6, length=5, symbols=3, seed=1)
     np.testing.assert_array_equal(again, source)
 
@@ -115,16 +115,16 @@ def test_warmup_schedule_rises_then_falls():
 
 
 def test_models_train_under_mixed_bfloat16_with_float32_outputs():
-    from dlbook import translation
+    from dlbook.translation import losses
 
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        for model in (seq2seq.rnn_translator(10, 12, embedding=8, units=6),
+        for model in (rnn.rnn_translator(10, 12, embedding=8, units=6),
                       transformer.transformer_translator(10, 12, depth=16, heads=2, hidden=32, blocks=1)):
-            model.compile(optimizer="adam", loss=translation.SmoothedSparseCrossentropy(0.1))
+            model.compile(optimizer="adam", loss=losses.SmoothedSparseCrossentropy(0.1))
             target = np.array([[2, 4, 5], [2, 6, 3]], "int32")
-            losses = [float(model.train_on_batch([SOURCE, target], target)) for _ in range(30)]
-            assert np.isfinite(losses).all() and losses[-1] < losses[0]
+            values = [float(model.train_on_batch([SOURCE, target], target)) for _ in range(30)]
+            assert np.isfinite(values).all() and values[-1] < values[0]
             assert model.predict([SOURCE, target], verbose=0).dtype == np.float32
     finally:
         keras.config.set_dtype_policy("float32")

@@ -1,4 +1,4 @@
-"""dlbook.site, dlbook.notebook_html and dlbook.browser: the book's website, from a tiny synthetic
+"""dlbook.site.build, dlbook.site.notebook and dlbook.site.browser: the book's website, from a tiny synthetic
 executed book (a figure, math, Chinese text, a chapter that failed, one not run), checked in HTML
 and in headless Chromium."""
 
@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from dlbook import browser, notebook_html, site
+from dlbook.site import browser, build, notebook
 
 MATH_AND_CHINESE = r"""## The model
 
@@ -46,11 +46,11 @@ def png_bytes() -> bytes:
 
 def executed(cells) -> nbformat.NotebookNode:
     """A notebook whose code cells ran in order (execution counts 1, 2, ...)."""
-    notebook = new_notebook(cells=cells)
-    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    result = new_notebook(cells=cells)
+    code = [cell for cell in result.cells if cell.cell_type == "code"]
     for count, cell in enumerate(code, start=1):
         cell.execution_count = count
-    return notebook
+    return result
 
 
 def header(number: int, title: str, chinese: str) -> str:
@@ -59,9 +59,9 @@ def header(number: int, title: str, chinese: str) -> str:
 
 @pytest.fixture
 def book(tmp_path):
-    """A build folder with two executed chapters (01 fine, 02 failed), a third only as source."""
-    build, chapters = tmp_path / "build", tmp_path / "chapters"
-    build.mkdir()
+    """A build_folder folder with two executed chapters (01 fine, 02 failed), a third only as source."""
+    build_folder, chapters = tmp_path / "build_folder", tmp_path / "chapters"
+    build_folder.mkdir()
     chapters.mkdir()
     figure = base64.b64encode(png_bytes()).decode()
     good = executed([
@@ -82,8 +82,8 @@ def book(tmp_path):
                                                    traceback=["\x1b[31mZeroDivisionError\x1b[0m: division by zero"])]),
     ])
     bad.cells.append(new_code_cell("after()"))  # never ran: no execution count
-    nbformat.write(good, build / "01_first.ipynb")
-    nbformat.write(bad, build / "02_broken.ipynb")
+    nbformat.write(good, build_folder / "01_first.ipynb")
+    nbformat.write(bad, build_folder / "02_broken.ipynb")
     for stem, title, chinese in (("01_first", "A first chapter", "第1章 引言"), ("02_broken", "A broken chapter", "第2章 出错"),
                                  ("03_later", "A later chapter", "第3章 以后")):
         (chapters / f"{stem}.md").write_text(header(int(stem[:2]), title, chinese) + "\n```python\nprint(1)\n```\n",
@@ -91,13 +91,13 @@ def book(tmp_path):
     records = [{"chapter": "01", "metric": "test_accuracy", "value": 0.9312, "target": 0.9, "higher_is_better": True,
                 "passed": True, "mode": "fast", "backend": "jax", "device": "CPU (2 cores)", "precision": "float32",
                 "wall_time_s": 75.0, "recorded_at": "2026-01-01T00:00:00+00:00"}]
-    (build / "results.json").write_text(json.dumps(records), encoding="utf-8")
-    index = site.build_site(build, sources=sorted(chapters.glob("*.md")))
+    (build_folder / "results.json").write_text(json.dumps(records), encoding="utf-8")
+    index = build.build_site(build_folder, sources=sorted(chapters.glob("*.md")))
     return index.parent
 
 
 def test_markdown_math_becomes_mathml():
-    html = notebook_html.markdown_to_html(MATH_AND_CHINESE)
+    html = notebook.markdown_to_html(MATH_AND_CHINESE)
     assert html.count("<math") == 2 and 'display="block"' in html
     assert "$" not in html and "\\frac" not in html
     assert 'id="The-model"' in html  # headings keep anchors for the page's table of contents
@@ -105,48 +105,48 @@ def test_markdown_math_becomes_mathml():
 
 def test_unreadable_math_is_shown_as_source_with_a_warning():
     with pytest.warns(UserWarning, match="not converted"):
-        html = notebook_html.latex_to_mathml(r"\frac{1}{")
+        html = notebook.latex_to_mathml(r"\frac{1}{")
     assert "math-source" in html and "<math" not in html
 
 
 def test_terminal_text_resolves_redraws():
-    assert notebook_html.terminal_text("epoch 1\b\b\b\b\b\b\bepoch 2\n") == "epoch 2\n"
-    assert notebook_html.terminal_text("10%\r50%\r100%\nnext\r\n") == "100%\nnext\n"
-    assert notebook_html.terminal_text("plain\n") == "plain\n"
+    assert notebook.terminal_text("epoch 1\b\b\b\b\b\b\bepoch 2\n") == "epoch 2\n"
+    assert notebook.terminal_text("10%\r50%\r100%\nnext\r\n") == "100%\nnext\n"
+    assert notebook.terminal_text("plain\n") == "plain\n"
 
 
 def test_widget_views_become_static_html():
     state = {"box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_label", "IPY_MODEL_bar"]}},
              "label": {"model_name": "HTMLModel", "state": {"value": "epochs: 100%"}},
              "bar": {"model_name": "FloatProgressModel", "state": {"value": 3.0, "max": 3.0, "min": 0}}}
-    html = notebook_html.widget_html("box", state)
+    html = notebook.widget_html("box", state)
     assert "epochs: 100%" in html and '<progress value="3.0" max="3.0">' in html
-    assert notebook_html.widget_html("missing", state) is None
+    assert notebook.widget_html("missing", state) is None
 
 
 def test_failure_finds_the_failing_cell_or_the_last_that_ran():
     ok = executed([new_code_cell("1", outputs=[])])
-    assert notebook_html.failure(ok) is None
+    assert notebook.failure(ok) is None
     error = executed([new_code_cell("1", outputs=[]), new_code_cell("x", outputs=[new_output(
         "error", ename="NameError", evalue="x", traceback=[])])])
-    assert notebook_html.failure(error) == {"cell": 1, "error": "NameError: x"}
+    assert notebook.failure(error) == {"cell": 1, "error": "NameError: x"}
     died = executed([new_code_cell("1", outputs=[]), new_code_cell("2", outputs=[])])
     died.cells[1].execution_count = None
-    assert notebook_html.failure(died)["cell"] == 0
-    assert "not executed" in notebook_html.failure(new_notebook(cells=[new_code_cell("1")]))["error"]
+    assert notebook.failure(died)["cell"] == 0
+    assert "not executed" in notebook.failure(new_notebook(cells=[new_code_cell("1")]))["error"]
 
 
 def test_chinese_title_from_the_book_chapter_line():
-    assert site.chinese_title("**Book chapter:** 第5章 手写数字识别器——认识卷积神经网络 (The recognizer)<br>") == \
+    assert build.chinese_title("**Book chapter:** 第5章 手写数字识别器——认识卷积神经网络 (The recognizer)<br>") == \
         "第5章 手写数字识别器——认识卷积神经网络"
-    assert site.chinese_title("**Book chapter:** 第13章 Transformer<br>") == "第13章 Transformer"
-    assert site.chinese_title("no such line") == ""
+    assert build.chinese_title("**Book chapter:** 第13章 Transformer<br>") == "第13章 Transformer"
+    assert build.chinese_title("no such line") == ""
 
 
 def test_site_has_a_home_page_and_a_page_per_chapter(book):
     pages = sorted(p.name for p in book.glob("*.html"))
     assert pages == ["01_first.html", "02_broken.html", "03_later.html", "index.html"]
-    assert (book / "_static" / site.FONT_FILE).stat().st_size > 1_000_000
+    assert (book / "_static" / build.FONT_FILE).stat().st_size > 1_000_000
     home = (book / "index.html").read_text(encoding="utf-8")
     for text in ("第1章 引言", "第2章 出错", "badge-failed", "02_broken.html#failure", "not run",
                  "test_accuracy", "0.9312", "≥ 0.9", "jax", "CPU (2 cores)", "1 min 15 s"):
@@ -166,9 +166,9 @@ def test_site_has_a_home_page_and_a_page_per_chapter(book):
 
 def test_nothing_to_render_or_check_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(FileNotFoundError, match="make book"):
-        site.build_site(tmp_path, sources=[])
-    monkeypatch.setattr(site, "project_root", lambda: None)  # an installed dlbook: no chapter sources
-    assert site.main(["--build", str(tmp_path)]) == 1
+        build.build_site(tmp_path, sources=[])
+    monkeypatch.setattr(build, "project_root", lambda: None)  # an installed dlbook: no chapter sources
+    assert build.main(["--build", str(tmp_path)]) == 1
     assert browser.main([str(tmp_path / "html")]) == 1
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and "make book" in errors[0] and "make html" in errors[1]

@@ -1,4 +1,4 @@
-"""dlbook.vgg, dlbook.style and dlbook.images: Gram matrices, losses, the HED VGG16 weights, awkward
+"""dlbook.vision.vgg, dlbook.vision.style and dlbook.vision.images: Gram matrices, losses, the HED VGG16 weights, awkward
 image files, the metrics, and the stylize app end to end (tiny sizes, a few steps)."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook import images, paths, style, vgg
+from dlbook import paths
 from dlbook.data import fetch
+from dlbook.vision import images, style, vgg
 
 # --- Gram matrix and losses, by hand -----------------------------------------------------------
 

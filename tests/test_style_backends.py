@@ -1,5 +1,5 @@
 """The style-transfer optimisation path on the current backend: the loss's value and gradient (which
-dlbook.vgg.Objective compiles with jax.jit under JAX and takes through dlbook.autodiff elsewhere),
+dlbook.vision.vgg.Objective compiles with jax.jit under JAX and takes through dlbook.autodiff elsewhere),
 L-BFGS-B and Adam. Seconds; meant for test_backends.py's PER_BACKEND_TESTS."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlbook import style, vgg
+from dlbook.vision import style, vgg
 
 
 @pytest.fixture(scope="module")

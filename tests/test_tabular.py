@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlbook import tabular
+from dlbook.tabular import datasets, tables
 
 
 @pytest.fixture
@@ -19,26 +19,26 @@ def table():
 
 
 def test_one_hot_encode(table):
-    encoded = tabular.one_hot_encode(table, ["season"])
+    encoded = tables.one_hot_encode(table, ["season"])
     assert [c for c in encoded.columns if c.startswith("season")] == ["season_1", "season_2", "season_3"]
     assert "season" not in encoded and (encoded.filter(like="season_").sum(axis=1) == 1).all()
     with pytest.raises(KeyError, match="no such columns"):
-        tabular.one_hot_encode(table, ["weather"])
+        tables.one_hot_encode(table, ["weather"])
 
 
 def test_standardize_and_unstandardize(table):
-    scaled, stats = tabular.standardize(table, ["temp"])
+    scaled, stats = tables.standardize(table, ["temp"])
     assert scaled.temp.mean() == pytest.approx(0) and scaled.temp.std() == pytest.approx(1)
-    np.testing.assert_allclose(tabular.unstandardize(scaled.temp, stats["temp"]), table.temp)
+    np.testing.assert_allclose(tables.unstandardize(scaled.temp, stats["temp"]), table.temp)
     assert table.temp.iloc[0] == 0.1  # the input is not modified
     with pytest.raises(ValueError, match="constant"):
-        tabular.standardize(table.assign(temp=1.0), ["temp"])
+        tables.standardize(table.assign(temp=1.0), ["temp"])
 
 
 def test_apply_standardization_uses_the_given_statistics(table):
     train, test = table.iloc[:4], table.iloc[4:]
-    scaled_train, stats = tabular.standardize(train, ["temp"])
-    scaled_test = tabular.apply_standardization(test, stats)
+    scaled_train, stats = tables.standardize(train, ["temp"])
+    scaled_test = tables.apply_standardization(test, stats)
     mean, std = train.temp.mean(), train.temp.std()
     assert stats["temp"] == pytest.approx((mean, std))
     np.testing.assert_allclose(scaled_test.temp, (test.temp - mean) / std)
@@ -46,25 +46,25 @@ def test_apply_standardization_uses_the_given_statistics(table):
     assert scaled_test.temp.mean() > 1  # the test rows are later and warmer: not re-centred
     assert test.temp.iloc[0] == 0.5 and (scaled_test.season == test.season).all()
     with pytest.raises(KeyError, match="no such columns"):
-        tabular.apply_standardization(test, {"hum": (0.0, 1.0)})
+        tables.apply_standardization(test, {"hum": (0.0, 1.0)})
     with pytest.raises(ValueError, match="must be positive"):
-        tabular.apply_standardization(test, {"temp": (0.0, 0.0)})
+        tables.apply_standardization(test, {"temp": (0.0, 0.0)})
     with pytest.raises(KeyError, match="no such column"):
-        tabular.standardize(train, ["hum"])
+        tables.standardize(train, ["hum"])
 
 
 def test_split_last_days(table):
-    before, last = tabular.split_last_days(table, days=1, date_column="day")
+    before, last = tables.split_last_days(table, days=1, date_column="day")
     assert len(before) == 4 and len(last) == 2 and (last.day == "2024-01-03").all()
     with pytest.raises(ValueError, match="between 1 and 2"):
-        tabular.split_last_days(table, days=3, date_column="day")
+        tables.split_last_days(table, days=3, date_column="day")
 
 
 def test_load_bike_sharing(real_data):
-    hours = tabular.load_bike_sharing("hour")
+    hours = datasets.load_bike_sharing("hour")
     assert len(hours) == 17379 and {"cnt", "hr", "weathersit", "dteday"} <= set(hours.columns)
     assert (hours.casual + hours.registered == hours.cnt).all()
     assert str(hours.dteday.dtype).startswith("datetime64")
-    assert len(tabular.load_bike_sharing("day")) == 731
+    assert len(datasets.load_bike_sharing("day")) == 731
     with pytest.raises(ValueError, match="'hour' or 'day'"):
-        tabular.load_bike_sharing("minute")
+        datasets.load_bike_sharing("minute")

@@ -1,4 +1,4 @@
-"""dlbook.text, dlbook.corpora and the Chinese font of dlbook.plotting: segmentation with the 红楼梦
+"""dlbook.text, dlbook.text.corpora and the Chinese font of dlbook.plotting: segmentation with the 红楼梦
 names, punctuation, the vocabulary, padding, the cached segmentation, the corpora and their
 honest split, and Chinese characters in figures."""
 
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from matplotlib import font_manager
 
-from dlbook import corpora, data, text
+from dlbook import data
 from dlbook.data import DataError
+from dlbook.text import chinese, corpora, vocabulary
 
 # Names and places that the issue asks the user dictionary for.
 REQUIRED_NAMES = """宝玉 黛玉 宝钗 凤姐 王熙凤 贾母 贾政 王夫人 袭人 晴雯 紫鹃 麝月 平儿 鸳鸯 探春 湘云 史湘云 迎春 惜春
@@ -44,29 +45,29 @@ def test_jieba_says_nothing_when_it_loads(capfd):
 
 
 def test_names_dictionary_holds_the_main_names_and_places():
-    entries = text.names_dictionary()
+    entries = chinese.names_dictionary()
     words = [word for word, _, _ in entries]
     assert 150 <= len(entries) <= 250 and len(set(words)) == len(words)
     assert {tag for _, _, tag in entries} == {"nr", "ns"} and all(freq > 0 for _, freq, _ in entries)
     assert [name for name in REQUIRED_NAMES if name not in words] == []
-    assert text._tokenizer() is text._tokenizer()  # loaded into jieba once
+    assert chinese._tokenizer() is chinese._tokenizer()  # loaded into jieba once
 
 
 def test_segment_keeps_names_whole():
-    tokens = text.segment("黛玉笑道：“你又来了。”")
+    tokens = chinese.segment("黛玉笑道：“你又来了。”")
     assert tokens[0] == "黛玉" and "黛玉笑" not in tokens and "".join(tokens) == "黛玉笑道：“你又来了。”"
-    assert text.segment("袭人麝月都在潇湘馆来")[:2] == ["袭人", "麝月"] and "潇湘馆" in text.segment("袭人麝月都在潇湘馆来")
-    assert text.segment("宝钗紫鹃贾母贾政王夫人") == ["宝钗", "紫鹃", "贾母", "贾政", "王夫人"]
+    assert chinese.segment("袭人麝月都在潇湘馆来")[:2] == ["袭人", "麝月"] and "潇湘馆" in chinese.segment("袭人麝月都在潇湘馆来")
+    assert chinese.segment("宝钗紫鹃贾母贾政王夫人") == ["宝钗", "紫鹃", "贾母", "贾政", "王夫人"]
 
 
 def test_every_name_occurs_in_the_novel_and_stays_whole_there(real_data):
     paragraphs = [line for line in corpora.load_novel().split("\n") if line.strip()]
     segmented = {}
-    for word, _, _ in text.names_dictionary():
+    for word, _, _ in chinese.names_dictionary():
         line = next((p for p in paragraphs if word in p), None)
         assert line is not None, f"{word} does not occur in the novel"
         if line not in segmented:
-            segmented[line] = text.segment(line)
+            segmented[line] = chinese.segment(line)
         start = line.index(word)
         assert covers(segmented[line], line, start, start + len(word)), (word, "/".join(segmented[line]))
 
@@ -77,18 +78,18 @@ def test_every_name_occurs_in_the_novel_and_stays_whole_there(real_data):
 def test_punctuation_ascii_full_width_and_whitespace():
     tokens = ["黛玉", "，", "．", "。", "“", "”", "‘", "’", "《", "》", "（", "）", "…", "——", "～", "、", "；", "：",
               "!", "?", '"', "'", "...", "&", " ", "\u3000", "\t", "", "3.5", "ok", "好吧"]
-    assert text.strip_punctuation(tokens) == ["黛玉", "3.5", "ok", "好吧"]
-    assert text.is_punctuation("．") and text.is_punctuation("？！") and text.is_punctuation('"')
-    assert not text.is_punctuation("") and not text.is_punctuation("a.") and not text.is_punctuation(" ")
-    words = text.strip_punctuation(text.segment("袭人道：“我知道．”宝玉笑了！"))
-    assert not any(ch in text.PUNCTUATION for word in words for ch in word) and "袭人" in words
+    assert chinese.strip_punctuation(tokens) == ["黛玉", "3.5", "ok", "好吧"]
+    assert chinese.is_punctuation("．") and chinese.is_punctuation("？！") and chinese.is_punctuation('"')
+    assert not chinese.is_punctuation("") and not chinese.is_punctuation("a.") and not chinese.is_punctuation(" ")
+    words = chinese.strip_punctuation(chinese.segment("袭人道：“我知道．”宝玉笑了！"))
+    assert not any(ch in chinese.PUNCTUATION for word in words for ch in word) and "袭人" in words
 
 
 # Vocabulary and padding
 
 
 def test_vocabulary_ids_counts_and_unknown_words():
-    vocab = text.Vocabulary([["a", "b", "a"], ["b", "c", "a"]], min_count=2)
+    vocab = vocabulary.Vocabulary([["a", "b", "a"], ["b", "c", "a"]], min_count=2)
     assert vocab.tokens == ["<pad>", "<unk>", "a", "b"] and len(vocab) == 4
     ids = vocab.encode(["a", "c", "b", "z"])
     assert ids.dtype == np.int32 and ids.tolist() == [2, vocab.UNKNOWN, 3, vocab.UNKNOWN]
@@ -100,24 +101,24 @@ def test_vocabulary_ids_counts_and_unknown_words():
 
 
 def test_vocabulary_order_limits_and_checks():
-    vocab = text.Vocabulary([["y", "x", "z", "z"]])
+    vocab = vocabulary.Vocabulary([["y", "x", "z", "z"]])
     assert vocab.tokens[2:] == ["z", "x", "y"]  # by count, ties alphabetical
-    assert text.Vocabulary([["y", "x", "z", "z"]], max_words=2).tokens[2:] == ["z", "x"]
-    assert text.Vocabulary(iter([iter(["<unk>", "a"])])).tokens == ["<pad>", "<unk>", "a"]
+    assert vocabulary.Vocabulary([["y", "x", "z", "z"]], max_words=2).tokens[2:] == ["z", "x"]
+    assert vocabulary.Vocabulary(iter([iter(["<unk>", "a"])])).tokens == ["<pad>", "<unk>", "a"]
     with pytest.raises(ValueError, match="min_count"):
-        text.Vocabulary([["a"]], min_count=0)
+        vocabulary.Vocabulary([["a"]], min_count=0)
 
 
 def test_pad_truncates_and_masks():
-    ids, mask = text.pad([[5, 6, 7], [8], []])
+    ids, mask = vocabulary.pad([[5, 6, 7], [8], []])
     assert ids.dtype == np.int32 and mask.dtype == bool
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0], [0, 0, 0]]
     assert mask.tolist() == [[True, True, True], [True, False, False], [False, False, False]]
-    ids, mask = text.pad([np.array([5, 6, 7]), [8]], max_len=2)
+    ids, mask = vocabulary.pad([np.array([5, 6, 7]), [8]], max_len=2)
     assert ids.tolist() == [[5, 6], [8, 0]] and mask.tolist() == [[True, True], [True, False]]
-    assert text.pad([[1]], max_len=4)[0].shape == (1, 4) and text.pad([])[0].shape == (0, 0)
+    assert vocabulary.pad([[1]], max_len=4)[0].shape == (1, 4) and vocabulary.pad([])[0].shape == (0, 0)
     with pytest.raises(ValueError, match="negative"):
-        text.pad([[1]], max_len=-1)
+        vocabulary.pad([[1]], max_len=-1)
 
 
 # The cached segmentation
@@ -125,39 +126,39 @@ def test_pad_truncates_and_masks():
 
 def test_segment_corpus_caches_its_result(isolated, monkeypatch):
     lines = ["黛玉笑道：“你又来了。”", "", "袭人麝月都在潇湘馆来"]
-    first = text.segment_corpus(lines, "toy")
-    assert first == [text.segment(line) for line in lines]
-    path = text.segmentation_cache_path(lines, "toy")
+    first = chinese.segment_corpus(lines, "toy")
+    assert first == [chinese.segment(line) for line in lines]
+    path = chinese.segmentation_cache_path(lines, "toy")
     assert path.is_file() and path.parent == isolated / "cache" / "segmented" and path.name.startswith("toy-")
 
     def no_jieba(line):
         raise AssertionError("segmented again instead of reading the cache")
 
-    monkeypatch.setattr(text, "segment", no_jieba)
-    assert text.segment_corpus(lines, "toy") == first
-    assert text.segment_corpus(iter(lines), "toy") == first  # any iterable of lines
+    monkeypatch.setattr(chinese, "segment", no_jieba)
+    assert chinese.segment_corpus(lines, "toy") == first
+    assert chinese.segment_corpus(iter(lines), "toy") == first  # any iterable of lines
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
 
 
 def test_segmentation_cache_is_keyed_by_text_and_dictionary(isolated, monkeypatch):
     lines = ["宝玉来了"]
-    path = text.segmentation_cache_path(lines, "toy")
-    assert text.segmentation_cache_path(["宝玉来了。"], "toy") != path
-    assert text.segmentation_cache_path(lines, "other").name.startswith("other-")
-    dictionary = text._names_file_text()
-    monkeypatch.setattr(text, "_names_file_text", lambda: dictionary + "新名字 20000 nr\n")
-    assert text.segmentation_cache_path(lines, "toy") != path
+    path = chinese.segmentation_cache_path(lines, "toy")
+    assert chinese.segmentation_cache_path(["宝玉来了。"], "toy") != path
+    assert chinese.segmentation_cache_path(lines, "other").name.startswith("other-")
+    dictionary = chinese._names_file_text()
+    monkeypatch.setattr(chinese, "_names_file_text", lambda: dictionary + "新名字 20000 nr\n")
+    assert chinese.segmentation_cache_path(lines, "toy") != path
     with pytest.raises(ValueError, match="cache_name"):
-        text.segmentation_cache_path(lines, "../toy")
+        chinese.segmentation_cache_path(lines, "../toy")
 
 
 def test_segment_corpus_replaces_an_unreadable_cache_file(isolated):
     lines = ["宝玉来了"]
-    path = text.segmentation_cache_path(lines, "toy")
+    path = chinese.segmentation_cache_path(lines, "toy")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not gzip")
-    assert text.segment_corpus(lines, "toy") == [text.segment("宝玉来了")]
-    assert text.segment_corpus(lines, "toy") == [text.segment("宝玉来了")]  # now read from the cache
+    assert chinese.segment_corpus(lines, "toy") == [chinese.segment("宝玉来了")]
+    assert chinese.segment_corpus(lines, "toy") == [chinese.segment("宝玉来了")]  # now read from the cache
 
 
 # The corpora

@@ -6,21 +6,21 @@ import keras
 import numpy as np
 import pytest
 
-from dlbook import translation as tr
-from dlbook.translation import Pair
+from dlbook.translation import bleu, datasets, losses
+from dlbook.translation.datasets import Pair
 
 
 def test_english_tokens_split_punctuation_and_detokenize_undoes_it():
-    tokens = tr.english_tokens("Don't go, Tom! It's 3.5 km (really).")
+    tokens = datasets.english_tokens("Don't go, Tom! It's 3.5 km (really).")
     assert tokens == ["don't", "go", ",", "tom", "!", "it's", "3.5", "km", "(", "really", ")", "."]
-    assert tr.detokenize(tokens) == "don't go, tom! it's 3.5 km (really)."
-    assert tr.detokenize(tr.english_tokens('He said "hi" to me.')) == 'he said "hi" to me.'
-    assert tr.detokenize([]) == ""
+    assert datasets.detokenize(tokens) == "don't go, tom! it's 3.5 km (really)."
+    assert datasets.detokenize(datasets.english_tokens('He said "hi" to me.')) == 'he said "hi" to me.'
+    assert datasets.detokenize([]) == ""
 
 
 def test_chinese_tokens_are_simplified_characters_without_spaces():
-    assert tr.to_simplified("我們走吧。紅樓夢") == "我们走吧。红楼梦"
-    assert tr.chinese_tokens("紅 色！ＡＢ") == ["红", "色", "!", "A", "B"]  # full-width Latin → ASCII (NFKC)
+    assert datasets.to_simplified("我們走吧。紅樓夢") == "我们走吧。红楼梦"
+    assert datasets.chinese_tokens("紅 色！ＡＢ") == ["红", "色", "!", "A", "B"]  # full-width Latin → ASCII (NFKC)
 
 
 def _pairs(groups: int, per_group) -> list[Pair]:
@@ -29,41 +29,41 @@ def _pairs(groups: int, per_group) -> list[Pair]:
 
 def test_split_keeps_every_english_sentence_in_one_part():
     pairs = _pairs(300, lambda g: 1 + g % 3)
-    split = tr.split_pairs(pairs, test=50, validation=40, seed=1)
+    split = datasets.split_pairs(pairs, test=50, validation=40, seed=1)
     parts = [split.train, split.validation, split.test]
     english = [{p.english for p in part} for part in parts]
     assert not (english[0] & english[1] or english[0] & english[2] or english[1] & english[2])
     assert sorted(map(repr, pairs)) == sorted(repr(p) for part in parts for p in part)  # nothing lost or repeated
     assert 50 <= len(split.test) < 53 and 40 <= len(split.validation) < 43
-    assert tr.split_pairs(pairs, test=50, validation=40, seed=1) == split  # fixed by its seed
+    assert datasets.split_pairs(pairs, test=50, validation=40, seed=1) == split  # fixed by its seed
 
 
 def test_the_real_split_sizes_and_grouping(real_data):
-    pairs = tr.load_pairs()
-    split = tr.split_pairs(pairs)
+    pairs = datasets.load_pairs()
+    split = datasets.split_pairs(pairs)
     assert len(pairs) == 21116 and (len(split.train), len(split.validation), len(split.test)) == (19116, 1000, 1000)
     train, test = {p.english for p in split.train}, {p.english for p in split.test}
     assert not train & test and not train & {p.english for p in split.validation}
 
 
-def _data(n: int = 40) -> tr.TranslationData:
+def _data(n: int = 40) -> datasets.TranslationData:
     rng = np.random.default_rng(0)
     words = ["i", "like", "tea", "you", "want", "rice", "."]
     pairs = [Pair("".join(rng.choice(list("我喜欢茶你要饭"), rng.integers(1, 12))),
                   " ".join(rng.choice(words, rng.integers(1, 10)))) for _ in range(n)]
-    return tr.TranslationData.build(tr.Split(pairs, pairs[:5], pairs[:5]), min_count=1)
+    return datasets.TranslationData.build(datasets.Split(pairs, pairs[:5], pairs[:5]), min_count=1)
 
 
 def test_target_ids_are_framed_by_start_and_end():
     data = _data()
     ids = data.target_ids("train")[0]
-    assert ids[0] == tr.TargetVocabulary.START and ids[-1] == tr.TargetVocabulary.END
+    assert ids[0] == datasets.TargetVocabulary.START and ids[-1] == datasets.TargetVocabulary.END
     assert data.target_vocab.decode(ids[1:-1]) == data.target_tokens["train"][0]
     assert data.target_vocab.tokens[:4] == ["<pad>", "<unk>", "<s>", "</s>"]
 
 
 def test_pair_batches_pad_to_multiples_of_the_step_and_weigh_only_real_tokens():
-    step = tr.PairBatches.step()
+    step = datasets.PairBatches.step()
     assert step == (8 if keras.backend.backend() == "jax" else 4)
     data = _data(100)
     batches = data.batches("train", batch_size=16, seed=3)
@@ -74,9 +74,9 @@ def test_pair_batches_pad_to_multiples_of_the_step_and_weigh_only_real_tokens():
         assert source.shape[1] % step == 0 and target_in.shape[1] % step == 0
         assert target_in.shape == target_out.shape == weights.shape
         np.testing.assert_array_equal(target_in[:, 1:], target_out[:, :-1])  # shifted by one word
-        assert (target_in[:, 0] == tr.TargetVocabulary.START).all()
+        assert (target_in[:, 0] == datasets.TargetVocabulary.START).all()
         np.testing.assert_array_equal(weights, target_out != 0)
-        assert ((target_out == tr.TargetVocabulary.END).sum(axis=1) == 1).all()  # every sentence ends
+        assert ((target_out == datasets.TargetVocabulary.END).sum(axis=1) == 1).all()  # every sentence ends
         seen += len(source)
         widths.add((source.shape[1], target_in.shape[1]))
     assert seen == 100 and len(widths) > 1
@@ -85,22 +85,22 @@ def test_pair_batches_pad_to_multiples_of_the_step_and_weigh_only_real_tokens():
 
 
 def test_bleu_on_known_cases():
-    assert tr.bleu(["the cat sat on the mat."], ["The cat sat on the mat."]) == pytest.approx(100)
-    assert tr.bleu(["dogs bark loudly"], ["the cat sat on the mat."]) == 0
+    assert bleu.bleu(["the cat sat on the mat."], ["The cat sat on the mat."]) == pytest.approx(100)
+    assert bleu.bleu(["dogs bark loudly"], ["the cat sat on the mat."]) == 0
     # 13a splits the period off, so a sentence with and without its space scores the same.
-    assert tr.bleu(["it is good ."], ["it is good."]) == pytest.approx(100)
-    assert 0 < tr.bleu(["the cat sat on a mat."], ["the cat sat on the mat."]) < 100
+    assert bleu.bleu(["it is good ."], ["it is good."]) == pytest.approx(100)
+    assert 0 < bleu.bleu(["the cat sat on a mat."], ["the cat sat on the mat."]) < 100
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
-        tr.bleu(["a", "b"], ["a"])
-    assert tr.sentence_bleu("the cat sat on the mat.", "the cat sat on the mat.") == pytest.approx(100)
+        bleu.bleu(["a", "b"], ["a"])
+    assert bleu.sentence_bleu("the cat sat on the mat.", "the cat sat on the mat.") == pytest.approx(100)
 
 
 def test_smoothed_crossentropy_by_hand():
     probabilities = np.array([[[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]], "float32")
     targets = np.array([[0, 2]])
-    plain = keras.ops.convert_to_numpy(tr.SmoothedSparseCrossentropy(0.0)(targets, probabilities))
+    plain = keras.ops.convert_to_numpy(losses.SmoothedSparseCrossentropy(0.0)(targets, probabilities))
     assert plain == pytest.approx(-(np.log(0.7) + np.log(0.8)) / 2, rel=1e-5)
-    smoothed = keras.ops.convert_to_numpy(tr.SmoothedSparseCrossentropy(0.3)(targets, probabilities))
+    smoothed = keras.ops.convert_to_numpy(losses.SmoothedSparseCrossentropy(0.3)(targets, probabilities))
     by_hand = [0.7 * -np.log(p[t]) + 0.3 * -np.log(p).mean() for p, t in zip(probabilities[0], targets[0])]
     assert smoothed == pytest.approx(np.mean(by_hand), rel=1e-5)
-    assert tr.SmoothedSparseCrossentropy.from_config(tr.SmoothedSparseCrossentropy(0.2).get_config()).epsilon == 0.2
+    assert losses.SmoothedSparseCrossentropy.from_config(losses.SmoothedSparseCrossentropy(0.2).get_config()).epsilon == 0.2

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-import dlbook
 import keras
 import pytest
 
-from dlbook import cli, translators
+import dlbook
+from dlbook import cli
+from dlbook.translation import recipes
 
 TINY_RNN = dict(kind="rnn", attention="additive", train_size=300, embedding=8, units=8, dropout=0.0, batch_size=64,
                 learning_rate=3e-3, epochs=1, patience=1, label_smoothing=0.1, beam=2)
@@ -22,35 +23,35 @@ TINY = {"rnn": TINY_RNN, "transformer": TINY_TRANSFORMER}
 def tiny_recipe(real_data, monkeypatch):
     """Fast mode, an empty model cache, and a recipe that trains in seconds on 300 pairs."""
     dlbook.setup(mode="fast", verbose=False)
-    monkeypatch.setattr(translators, "recipe", lambda kind: dict(TINY[kind]))
+    monkeypatch.setattr(recipes, "recipe", lambda kind: dict(TINY[kind]))
     return real_data
 
 
 def test_recipes_name_their_kind_and_reject_others():
-    for kind in translators.KINDS:
-        assert translators.recipe(kind)["kind"] == kind
+    for kind in recipes.KINDS:
+        assert recipes.recipe(kind)["kind"] == kind
     with pytest.raises(ValueError, match="unknown translator 'lstm'"):
-        translators.recipe("lstm")
+        recipes.recipe("lstm")
 
 
 def test_the_cache_file_follows_the_recipe(tiny_recipe, monkeypatch):
-    path = translators.translator_path("rnn")
+    path = recipes.translator_path("rnn")
     assert path.name.startswith("translator_rnn-fast-")
-    monkeypatch.setattr(translators, "recipe", lambda kind: {**TINY_RNN, "units": 16})
-    assert translators.translator_path("rnn") != path
+    monkeypatch.setattr(recipes, "recipe", lambda kind: {**TINY_RNN, "units": 16})
+    assert recipes.translator_path("rnn") != path
 
 
-@pytest.mark.parametrize("kind", translators.KINDS)
+@pytest.mark.parametrize("kind", recipes.KINDS)
 def test_the_app_trains_once_then_loads_and_always_answers_a_line(kind, tiny_recipe, monkeypatch, tmp_path, capsys):
     odd = ["我们走吧。", "", "   ", "他" * 500, "ñ☃😀", "hello"]
-    first = translators.translate(odd, model=kind, beam=2)
-    path = translators.translator_path(kind)
+    first = recipes.translate(odd, model=kind, beam=2)
+    path = recipes.translator_path(kind)
     assert path.is_file() and set(json.loads(path.with_suffix(".vocabulary.json").read_text("utf-8"))) == {"source", "target"}
     assert len(first) == len(odd) and all(isinstance(t, str) and "\n" not in t for t in first)
     assert first[1] == first[2] == ""  # nothing to translate
 
-    monkeypatch.setattr(translators, "train_translator", lambda *a, **k: pytest.fail("the cached model should load"))
-    assert translators.translate(odd, model=kind, beam=2) == first
+    monkeypatch.setattr(recipes, "train_translator", lambda *a, **k: pytest.fail("the cached model should load"))
+    assert recipes.translate(odd, model=kind, beam=2) == first
 
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(odd) + "\n", encoding="utf-8")
@@ -73,18 +74,18 @@ def test_cli_translate_bad_input_is_a_one_line_error(tmp_path, capsys):
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
     with pytest.raises(ValueError, match="unknown model 'gpt'"):
-        translators.translate(["好"], model="gpt")
+        recipes.translate(["好"], model="gpt")
     keras.backend.clear_session()
 
 
 def test_best_and_worst_rank_test_translations_by_sentence_bleu(capsys):
-    from dlbook.translation import Pair, Split, TranslationData
+    from dlbook.translation.datasets import Pair, Split, TranslationData
 
     test = [Pair("我们走吧。", "Let's go."), Pair("我不知道。", "I don't know."), Pair("好。", "Good.")]
     data = TranslationData.build(Split(train=test, validation=test, test=test))
     hypotheses = ["let's go.", "i don't know it.", "bad"]
-    ranked = translators.best_and_worst(data, hypotheses, count=1)
+    ranked = recipes.best_and_worst(data, hypotheses, count=1)
     assert ranked == {"best": [("我们走吧。", "let's go.", "Let's go.")], "worst": [("好。", "bad", "Good.")]}
-    translators.show_best_and_worst(data, hypotheses, count=1)
+    recipes.show_best_and_worst(data, hypotheses, count=1)
     assert capsys.readouterr().out.splitlines() == ["--- best", "我们走吧。", "   model: let's go.", "   truth: Let's go.",
                                                     "--- worst", "好。", "   model: bad", "   truth: Good."]

@@ -13,17 +13,17 @@ import numpy as np
 import pytest
 
 import dlbook
-from dlbook import vision
+from dlbook.vision import cnn, datasets
 
 
-def striped_digits(n: int = 320, seed: int = 0) -> vision.Digits:
+def striped_digits(n: int = 320, seed: int = 0) -> datasets.Digits:
     """Random images with a bar whose row depends on the label: a quick stand-in for MNIST."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, size=n).astype("int32")
     images = rng.uniform(0, 0.2, size=(n, 28, 28, 1)).astype("float32")
     for i, label in enumerate(labels):
         images[i, 2 + 2 * label : 4 + 2 * label, 4:24, 0] = 1.0
-    return vision.Digits(images[: n // 2], labels[: n // 2], images[n // 2 :], labels[n // 2 :])
+    return datasets.Digits(images[: n // 2], labels[: n // 2], images[n // 2 :], labels[n // 2 :])
 
 
 @pytest.fixture
@@ -35,21 +35,21 @@ def fast_mode(isolated):
 
 def test_to_model_input_scales_and_adds_a_channel():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
-    x = vision.to_model_input(images)
+    x = datasets.to_model_input(images)
     assert x.shape == (1, 2, 2, 1) and x.dtype == np.float32
     np.testing.assert_allclose(x[0, :, :, 0], [[0, 1], [0.2, 0.4]])
 
 
 def test_load_digits(real_data):
-    digits = vision.load_digits(train_size=1000)
+    digits = datasets.load_digits(train_size=1000)
     assert digits.x_train.shape == (1000, 28, 28, 1) and digits.x_test.shape == (10000, 28, 28, 1)
     assert 0.0 <= digits.x_train.min() and digits.x_train.max() == 1.0 and digits.y_test.dtype == np.int32
 
 
 def test_classifier_shapes_and_trunk():
-    model = vision.digit_classifier()
+    model = cnn.digit_classifier()
     assert model.output_shape == (None, 10) and model.get_layer("digit_trunk").output_shape == (None, 128)
-    features = vision.feature_extractor(model).predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0)
+    features = cnn.feature_extractor(model).predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0)
     assert features.shape == (2, 128)
 
 
@@ -64,9 +64,9 @@ TRAINED_PRECISIONS = ["float32", "mixed_bfloat16"] if keras.backend.backend() ==
 def test_chapter_05_model_trains(fast_mode, real_data, precision):
     """A short training of chapter 05's classifier on 2 560 MNIST digits, float32 and mixed_bfloat16."""
     keras.config.set_dtype_policy(precision)
-    mnist = vision.load_digits(train_size=2560)
-    digits = vision.Digits(mnist.x_train, mnist.y_train, mnist.x_test[:1000], mnist.y_test[:1000])
-    model, history = vision.train_digit_classifier(digits, epochs=4, verbose=0)
+    mnist = datasets.load_digits(train_size=2560)
+    digits = datasets.Digits(mnist.x_train, mnist.y_train, mnist.x_test[:1000], mnist.y_test[:1000])
+    model, history = cnn.train_digit_classifier(digits, epochs=4, verbose=0)
     losses = history.history["loss"]
     assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
     probabilities = model.predict(digits.x_test, verbose=0)
@@ -80,23 +80,23 @@ def test_chapter_05_model_trains(fast_mode, real_data, precision):
     # features had died in Adam's first steps (the loss stalled near 2 at 85 % accuracy).
     per_class = [(predicted[digits.y_test == k] == k).mean() for k in range(10)]
     assert min(per_class) > 0.7, per_class
-    features = vision.feature_extractor(model).predict(digits.x_test, verbose=0)
+    features = cnn.feature_extractor(model).predict(digits.x_test, verbose=0)
     assert (features.max(axis=0) > 0).all(), "some features are dead (zero for every test digit)"
 
 
 def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
     calls = []
-    real_train = vision.train_digit_classifier
+    real_train = cnn.train_digit_classifier
 
     def small_training(verbose):
         calls.append(verbose)
         return real_train(striped_digits(64), epochs=1, verbose=0)
 
-    monkeypatch.setattr(vision, "train_digit_classifier", small_training)
-    first = vision.load_digit_classifier(verbose=False)
-    path = vision.classifier_path()
+    monkeypatch.setattr(cnn, "train_digit_classifier", small_training)
+    first = cnn.load_digit_classifier(verbose=False)
+    path = cnn.classifier_path()
     assert path.is_file() and path.name.startswith("digit_classifier-fast-")
-    second = vision.load_digit_classifier(verbose=False)
+    second = cnn.load_digit_classifier(verbose=False)
     assert len(calls) == 1
     x = striped_digits(8).x_train
     np.testing.assert_allclose(first.predict(x, verbose=0), second.predict(x, verbose=0), atol=1e-5)
@@ -104,26 +104,26 @@ def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
 
 
 def test_classifier_cache_is_keyed_by_mode_and_recipe(fast_mode):
-    fast_path = vision.classifier_path()
-    assert vision.classifier_path() == fast_path  # a second build of the same recipe: same file
+    fast_path = cnn.classifier_path()
+    assert cnn.classifier_path() == fast_path  # a second build of the same recipe: same file
     dlbook.setup(mode="full", verbose=False)
-    assert vision.classifier_path() != fast_path and "-full-" in vision.classifier_path().name
+    assert cnn.classifier_path() != fast_path and "-full-" in cnn.classifier_path().name
     dlbook.setup(mode="fast", verbose=False)
     keras.config.set_dtype_policy("mixed_bfloat16")  # trained in another precision: another model
-    assert vision.classifier_path() != fast_path
+    assert cnn.classifier_path() != fast_path
 
 
 def test_save_digit_classifier_writes_the_cache(fast_mode):
-    model = vision.digit_classifier()
-    path = vision.save_digit_classifier(model)
-    assert path == vision.classifier_path() and path.is_file()
+    model = cnn.digit_classifier()
+    path = cnn.save_digit_classifier(model)
+    assert path == cnn.classifier_path() and path.is_file()
     assert keras.saving.load_model(path).count_params() == model.count_params()
 
 
 def test_random_shift_moves_whole_images_by_whole_pixels():
     images = np.zeros((64, 28, 28, 1), "float32")
     images[:, 12:16, 12:16] = np.arange(16, dtype="float32").reshape(4, 4, 1) + 1
-    shift = vision.RandomShift(max_shift=3, seed=1)
+    shift = cnn.RandomShift(max_shift=3, seed=1)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(shift(images)), images)  # inference: unchanged
     shifted = keras.ops.convert_to_numpy(shift(images, training=True))
     offsets = set()
@@ -138,31 +138,31 @@ def test_random_shift_moves_whole_images_by_whole_pixels():
 
 def test_random_shift_fills_with_zeros_and_survives_saving(tmp_path):
     images = np.ones((16, 28, 28, 1), "float32")
-    shifted = keras.ops.convert_to_numpy(vision.RandomShift(max_shift=2, seed=0)(images, training=True))
+    shifted = keras.ops.convert_to_numpy(cnn.RandomShift(max_shift=2, seed=0)(images, training=True))
     assert shifted.min() == 0 and shifted.max() == 1 and (shifted.sum(axis=(1, 2, 3)) >= 26 * 26).all()
-    model = vision.digit_classifier()
+    model = cnn.digit_classifier()
     model.save(tmp_path / "m.keras")
     assert keras.saving.load_model(tmp_path / "m.keras").get_layer("shift").max_shift == 3
 
 
 def test_pretrained_trunk_copies_weights_and_freezes():
-    classifier = vision.digit_classifier()
-    frozen = vision.pretrained_trunk(classifier, trainable=False)
+    classifier = cnn.digit_classifier()
+    frozen = cnn.pretrained_trunk(classifier, trainable=False)
     original = classifier.get_layer("digit_trunk")
     assert frozen is not original and not frozen.trainable and frozen.trainable_weights == []
     for mine, theirs in zip(frozen.get_weights(), original.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
-    assert vision.pretrained_trunk(classifier).trainable
+    assert cnn.pretrained_trunk(classifier).trainable
 
 
 def test_addition_pairs():
     images = np.arange(20, dtype="float32").reshape(20, 1, 1, 1)
     labels = np.arange(20) % 10
-    (first, second), sums = vision.addition_pairs(images, labels, n_pairs=10, seed=0)
+    (first, second), sums = datasets.addition_pairs(images, labels, n_pairs=10, seed=0)
     used = np.concatenate([first.ravel(), second.ravel()])
     assert sorted(used) == list(range(20))  # no image used twice
     np.testing.assert_array_equal(sums, first.ravel().astype(int) % 10 + second.ravel().astype(int) % 10)
-    (more_first, _), more_sums = vision.addition_pairs(images, labels, n_pairs=50, seed=0)
+    (more_first, _), more_sums = datasets.addition_pairs(images, labels, n_pairs=50, seed=0)
     assert len(more_first) == 50 and more_sums.max() <= 18
 
 
@@ -175,22 +175,22 @@ def _write_idx(path, array):
 def test_read_idx_round_trip(tmp_path):
     array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     _write_idx(tmp_path / "a.idx3-ubyte.gz", array)
-    np.testing.assert_array_equal(vision.read_idx(tmp_path / "a.idx3-ubyte.gz"), array)
+    np.testing.assert_array_equal(datasets.read_idx(tmp_path / "a.idx3-ubyte.gz"), array)
 
 
 def test_read_idx_rejects_other_files(tmp_path):
     (tmp_path / "bad").write_bytes(b"\x1f\x8b not idx")
     with pytest.raises(ValueError, match="not an idx file"):
-        vision.read_idx(tmp_path / "bad")
+        datasets.read_idx(tmp_path / "bad")
     truncated = tmp_path / "short.gz"
     with gzip.open(truncated, "wb") as f:
         f.write(bytes([0, 0, 8, 1]) + (10).to_bytes(4, "big") + b"abc")
     with pytest.raises(ValueError, match="header says"):
-        vision.read_idx(truncated)
+        datasets.read_idx(truncated)
 
 
 def test_load_mnist(real_data):
-    (x_train, y_train), (x_test, y_test) = vision.load_mnist()
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist()
     assert x_train.shape == (60000, 28, 28) and x_test.shape == (10000, 28, 28)
     assert x_train.dtype == np.uint8 and x_train.max() == 255
     assert sorted(np.unique(y_train)) == list(range(10)) and y_test.shape == (10000,)
@@ -199,16 +199,16 @@ def test_load_mnist(real_data):
 
 def test_train_digit_classifier_can_save_only_the_modes_recipe(fast_mode):
     with pytest.raises(ValueError, match="only the current mode's recipe"):
-        vision.train_digit_classifier(striped_digits(64), epochs=1, verbose=0, save=True)
-    assert not vision.classifier_path().exists()
+        cnn.train_digit_classifier(striped_digits(64), epochs=1, verbose=0, save=True)
+    assert not cnn.classifier_path().exists()
 
 
 def test_train_digit_classifier_saves_the_modes_recipe_to_the_cache(fast_mode, monkeypatch):
     small_recipe = {"train_size": 64, "epochs": 1, "batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3,
                     "schedule": "cosine", "precision": "float32"}
-    monkeypatch.setattr(vision, "classifier_recipe", lambda digits=None, epochs=None: small_recipe)
-    model, history = vision.train_digit_classifier(striped_digits(128), verbose=0, save=True)
-    assert len(history.history["loss"]) == 1 and vision.classifier_path().is_file()
-    loaded = vision.load_digit_classifier(verbose=False)
+    monkeypatch.setattr(cnn, "classifier_recipe", lambda digits=None, epochs=None: small_recipe)
+    model, history = cnn.train_digit_classifier(striped_digits(128), verbose=0, save=True)
+    assert len(history.history["loss"]) == 1 and cnn.classifier_path().is_file()
+    loaded = cnn.load_digit_classifier(verbose=False)
     x = striped_digits(8).x_train
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

@@ -1,4 +1,4 @@
-"""dlbook.word_vectors: N-gram examples, perplexity, the Kneser-Ney bigram model, skip-gram pairs,
+"""dlbook.text.word_vectors: N-gram examples, perplexity, the Kneser-Ney bigram model, skip-gram pairs,
 subsampling and negatives, group AUC, WordVectors and its cache, the ``dlbook similar`` command, and
 Chinese glyphs for the words chapter 09 plots."""
 
@@ -15,8 +15,9 @@ from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
 import dlbook
-from dlbook import cli, corpora, text
-from dlbook import word_vectors as wv
+from dlbook import cli
+from dlbook.text import chinese, corpora
+from dlbook.text import word_vectors as wv
 
 # A tiny corpus of the novel's words: two households that never meet in one sentence.
 TOY = [["宝玉", "黛玉", "宝钗", "笑", "道"], ["黛玉", "宝玉", "笑"], ["宝钗", "宝玉", "黛玉"],
@@ -40,8 +41,8 @@ def toy_vectors() -> wv.WordVectors:
 
 
 def test_is_chinese_word_rejects_the_placeholders_of_rare_characters():
-    assert text.is_chinese_word("宝玉") and text.is_chinese_word("了")
-    assert not any(text.is_chinese_word(t) for t in ["窄Ё袄", "プ手", "ok", "3", "", "宝玉 "])
+    assert chinese.is_chinese_word("宝玉") and chinese.is_chinese_word("了")
+    assert not any(chinese.is_chinese_word(t) for t in ["窄Ё袄", "プ手", "ok", "3", "", "宝玉 "])
 
 
 def test_ngram_examples_pad_the_start_of_each_sequence():
@@ -160,7 +161,7 @@ def test_groups_file_names_people_and_places_of_the_novel(real_data):
     assert set(groups) == {"young", "elders", "maids", "servants", "places"}
     words = [w for members in groups.values() for w in members]
     assert len(words) == len(set(words)) and min(map(len, groups.values())) >= 9
-    names = {word for word, _, _ in text.names_dictionary()}
+    names = {word for word, _, _ in chinese.names_dictionary()}
     assert [w for w in words if w not in names and w not in {"老太太", "太太", "老爷"}] == []
     novel = corpora.load_novel()
     assert [w for w in words if novel.count(w) < 15] == []
@@ -222,7 +223,6 @@ def test_word_vectors_trains_once_then_loads(fast_mode, monkeypatch, capsys):
     assert "No cached word vectors" in capsys.readouterr().err and wv.vectors_path().is_file()
     second = wv.word_vectors()
     assert calls == [1] and first.tokens == second.tokens and len(first) == 10
-    assert text.word_vectors().tokens == first.tokens  # the re-export of dlbook.text
 
 
 def test_cli_similar_prints_neighbours_and_rejects_unknown_words(fast_mode, capsys):

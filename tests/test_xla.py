@@ -10,8 +10,10 @@ import keras
 import pytest
 
 import dlbook
-from dlbook import composer, counting, flappy, vision
-from dlbook.gan import GAN
+from dlbook.music import composer, counting
+from dlbook.rl import flappy
+from dlbook.vision import cnn
+from dlbook.vision.gan import GAN
 
 
 def _tiny_gan():
@@ -23,8 +25,8 @@ def _tiny_gan():
 
 
 BUILDERS = {
-    "digit_trunk": vision.digit_trunk,
-    "digit_classifier": vision.digit_classifier,
+    "digit_trunk": cnn.digit_trunk,
+    "digit_classifier": cnn.digit_classifier,
     "gan": _tiny_gan,
     "counting_rnn": lambda: counting.counting_model("rnn", 2),
     "counting_lstm": lambda: counting.counting_model("lstm", 1),
@@ -60,6 +62,6 @@ def test_compile_options_follow_the_backend():
     accelerator = dlbook.current().accelerator
     assert options["jit_compile"] == (backend == "jax" or (backend == "tensorflow" and accelerator))
     assert options["steps_per_execution"] == (32 if accelerator and backend != "torch" else 1)
-    model = vision.digit_classifier()
+    model = cnn.digit_classifier()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", **options)
     assert model.jit_compile == options["jit_compile"]

@@ -25,12 +25,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook import corpora, models, text
+from dlbook import cache
 from dlbook.config import compile_options, current, pick
 from dlbook.paths import atomic_path, locked
+from dlbook.text import chinese, corpora
+from dlbook.text.vocabulary import Vocabulary, pad
 
 CORPUS_CACHE = "jd_reviews"
-"""The name under which the segmentation of the JD reviews is cached (:func:`text.segment_corpus`)."""
+"""The name under which the segmentation of the JD reviews is cached (:func:`chinese.segment_corpus`)."""
 
 
 def review_words(texts: Sequence[str], cache_name: str | None = None) -> list[list[str]]:
@@ -40,8 +42,8 @@ def review_words(texts: Sequence[str], cache_name: str | None = None) -> list[li
     again); without, the texts are segmented afresh (for a user's few sentences).
     """
     texts = list(texts)
-    words = text.segment_corpus(texts, cache_name) if cache_name else [text.segment(t) for t in texts]
-    return [text.strip_punctuation(w) for w in words]
+    words = chinese.segment_corpus(texts, cache_name) if cache_name else [chinese.segment(t) for t in texts]
+    return [chinese.strip_punctuation(w) for w in words]
 
 
 def ngram_features(words: Sequence[str]) -> list[str]:
@@ -54,7 +56,7 @@ def ngram_features(words: Sequence[str]) -> list[str]:
     characters = "".join(words)
     features = words + [f"{a}_{b}" for a, b in zip(words, words[1:])]
     features += [f"c:{characters[i:i + 2]}" for i in range(len(characters) - 1)]
-    return features or [text.Vocabulary.RESERVED[text.Vocabulary.UNKNOWN]]
+    return features or [Vocabulary.RESERVED[Vocabulary.UNKNOWN]]
 
 
 def book_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1)):
@@ -62,7 +64,7 @@ def book_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1
 
     Returns ``[(train_texts, train_labels), (val_texts, val_labels), (test_texts, test_labels)]``.
     A review posted twice can land in training and in the test set: see :func:`overlap_share`,
-    and :func:`dlbook.corpora.clean_split` for the honest split.
+    and :func:`dlbook.text.corpora.clean_split` for the honest split.
     """
     kept = [i for i, t in enumerate(texts) if t.strip()]
     order = np.random.default_rng(seed).permutation(kept)
@@ -98,7 +100,7 @@ class BagOfWordsLinear(layers.Layer):
     def call(self, ids):
         ids = ops.cast(ids, "int32")
         rows = ops.take(ops.cast(self.kernel, self.compute_dtype), ids, axis=0)
-        counted = ops.cast(ops.not_equal(ids, text.Vocabulary.PAD), rows.dtype)[..., None]
+        counted = ops.cast(ops.not_equal(ids, Vocabulary.PAD), rows.dtype)[..., None]
         return ops.sum(rows * counted, axis=1) + ops.cast(self.bias, rows.dtype)
 
     def compute_output_shape(self, input_shape):
@@ -186,13 +188,13 @@ class NaiveBayes:
 
     def fit(self, token_lists: Sequence[Sequence[str]], labels) -> "NaiveBayes":
         labels = np.asarray(labels)
-        self.vocabulary = text.Vocabulary(token_lists)
+        self.vocabulary = Vocabulary(token_lists)
         counts = np.zeros((2, len(self.vocabulary)))
         for tokens, label in zip(token_lists, labels):
             np.add.at(counts[int(label)], self.vocabulary.encode(tokens), 1)
         smoothed = counts + self.alpha
-        smoothed[:, : len(text.Vocabulary.RESERVED)] = 1.0  # never looked up: see _known
-        self.log_likelihood = np.log(smoothed) - np.log(smoothed[:, len(text.Vocabulary.RESERVED):].sum(axis=1, keepdims=True))
+        smoothed[:, : len(Vocabulary.RESERVED)] = 1.0  # never looked up: see _known
+        self.log_likelihood = np.log(smoothed) - np.log(smoothed[:, len(Vocabulary.RESERVED):].sum(axis=1, keepdims=True))
         self.log_prior = np.log(np.bincount(labels.astype(int), minlength=2) / len(labels))
         return self
 
@@ -203,7 +205,7 @@ class NaiveBayes:
 
     def _known(self, tokens: Sequence[str]) -> np.ndarray:
         ids = self.vocabulary.encode(tokens)
-        return ids[ids >= len(text.Vocabulary.RESERVED)]
+        return ids[ids >= len(Vocabulary.RESERVED)]
 
     def log_odds(self, token: str) -> float:
         """``log P(token | positive) - log P(token | negative)``: how far one token pushes to each side."""
@@ -216,13 +218,13 @@ class SentimentClassifier:
     """The n-gram model with the vocabulary it was trained with: texts in, P(positive) out."""
 
     model: keras.Model
-    vocabulary: text.Vocabulary
+    vocabulary: Vocabulary
     max_len: int = 400
 
     def encode(self, texts: Sequence[str], cache_name: str | None = None) -> np.ndarray:
         """The padded n-gram ids of ``texts`` (at most ``max_len`` features each)."""
         features = [ngram_features(w) for w in review_words(texts, cache_name)]
-        return text.pad([self.vocabulary.encode(f) for f in features], self.max_len)[0]
+        return pad([self.vocabulary.encode(f) for f in features], self.max_len)[0]
 
     def predict(self, texts: Sequence[str], cache_name: str | None = None, batch_size: int = 256) -> np.ndarray:
         """P(positive) of every text, as float32 (empty or unknown text gets a probability too)."""
@@ -255,11 +257,11 @@ def train_sentiment_classifier(split: corpora.CleanSplit, seed: int, verbose: in
     """
     recipe = sentiment_recipe()
     train_features = [ngram_features(w) for w in review_words(split.x_train, CORPUS_CACHE)]
-    vocabulary = text.Vocabulary(train_features, min_count=recipe["min_count"])
+    vocabulary = Vocabulary(train_features, min_count=recipe["min_count"])
     keras.utils.set_random_seed(seed)
     classifier = SentimentClassifier(ngram_embedding_model(len(vocabulary), recipe["dim"], recipe["dropout"]),
                                      vocabulary, recipe["max_len"])
-    x_train = text.pad([vocabulary.encode(f) for f in train_features], recipe["max_len"])[0]
+    x_train = pad([vocabulary.encode(f) for f in train_features], recipe["max_len"])[0]
     x_val = classifier.encode(split.x_val, CORPUS_CACHE)
     classifier.model.compile(optimizer=keras.optimizers.Adam(recipe["learning_rate"]), loss="binary_crossentropy",
                              metrics=["accuracy"], **compile_options())
@@ -283,7 +285,7 @@ def classifier_path() -> Path:
     The architecture in the key is built with a placeholder vocabulary size: the real size
     follows from the data and the recipe, which the key holds.
     """
-    return models.cache_path("sentiment", ngram_embedding_model(2), sentiment_recipe())
+    return cache.cache_path("sentiment", ngram_embedding_model(2), sentiment_recipe())
 
 
 def _vocabulary_path(model_path: Path) -> Path:
@@ -314,7 +316,7 @@ def load_sentiment_classifier(verbose: bool = True) -> SentimentClassifier:
         if path.is_file() and _vocabulary_path(path).is_file():
             saved = json.loads(_vocabulary_path(path).read_text(encoding="utf-8"))
             model = keras.saving.load_model(path, compile=False)
-            return SentimentClassifier(model, text.Vocabulary.from_tokens(saved["tokens"]), saved["max_len"])
+            return SentimentClassifier(model, Vocabulary.from_tokens(saved["tokens"]), saved["max_len"])
         if verbose:
             print(f"No cached sentiment classifier at {path}: training it now (chapter 04's recipe).", flush=True)
         classifier, _ = train_sentiment_classifier(jd_clean_split(sentiment_recipe()["split_seed"]),

@@ -12,7 +12,7 @@ step, as here). With attention, every decoder state ``s_t`` looks back at all en
 
 and ``s̃_t`` predicts the next word. The attention follows the decoder GRU (Luong's placement),
 so a whole target sentence trains in one parallel pass (teacher forcing). Models are built as
-``encoder`` → ``decoder`` → ``next_word`` (see :mod:`dlbook.decoding`).
+``encoder`` → ``decoder`` → ``next_word`` (see :mod:`dlbook.translation.search`).
 """
 
 from __future__ import annotations

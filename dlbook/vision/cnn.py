@@ -1,74 +1,23 @@
-"""MNIST and the digit CNN shared by chapters 05, 06 and 08: the data, the networks, augmentation.
+"""The digit CNNs of chapters 05, 06 and 08: the book's network, our trunk and classifier, augmentation.
 
 Chapter 05 trains :func:`digit_classifier` and caches it (``train_digit_classifier(save=True)``).
 Chapters 06 and 08 call :func:`load_digit_classifier`, which loads that checkpoint from the model
-cache (:mod:`dlbook.models`), or, if it is missing, trains it with the same code: no chapter
+cache (:mod:`dlbook.cache`), or, if it is missing, trains it with the same code: no chapter
 depends on another having run.
 """
 
+
 from __future__ import annotations
 
-import dataclasses
-import gzip
 from pathlib import Path
 
 import keras
 import numpy as np
-
 from keras import layers, ops
 
-from dlbook import models
+from dlbook import cache
 from dlbook.config import compile_options, current, pick
-from dlbook.data import fetch
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read an idx file (the MNIST format), gzipped or not, into a NumPy array."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an idx file of unsigned bytes (bad magic number).")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    offset = 4 + 4 * ndim
-    expected = int(np.prod(shape))
-    if len(data) - offset != expected:
-        raise ValueError(f"{path}: header says {shape} ({expected} bytes), found {len(data) - offset}.")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
-
-
-def load_mnist() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """MNIST as ``(x_train, y_train), (x_test, y_test)``: uint8 images (N, 28, 28) and labels."""
-    def part(prefix: str):
-        images = read_idx(fetch("mnist", f"{prefix}-images-idx3-ubyte.gz"))
-        labels = read_idx(fetch("mnist", f"{prefix}-labels-idx1-ubyte.gz"))
-        return images, labels
-
-    return part("train"), part("t10k")
-
-
-@dataclasses.dataclass
-class Digits:
-    """MNIST as float32 images in [0, 1] of shape (N, 28, 28, 1) and integer labels."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, 28, 28) to float32 in [0, 1] with a channel axis: (N, 28, 28, 1)."""
-    return (np.asarray(images, dtype="float32") / 255.0)[..., None]
-
-
-def load_digits(train_size: int | None = None) -> Digits:
-    """MNIST from the dataset hub, optionally only the first ``train_size`` training images."""
-    (x_train, y_train), (x_test, y_test) = load_mnist()
-    if train_size is not None:
-        x_train, y_train = x_train[:train_size], y_train[:train_size]
-    return Digits(to_model_input(x_train), y_train.astype("int32"), to_model_input(x_test), y_test.astype("int32"))
+from dlbook.vision.datasets import Digits, load_digits
 
 
 def book_cnn() -> keras.Model:
@@ -188,7 +137,7 @@ def train_digit_classifier(digits: Digits | None = None, epochs: int | None = No
         if classifier_recipe(digits, epochs) != classifier_recipe():
             raise ValueError(f"only the current mode's recipe is cached ({classifier_recipe()}); "
                              "train with those settings or pass save=False")
-        return models.train_and_save(classifier_path(), lambda: train_digit_classifier(digits, epochs, verbose),
+        return cache.train_and_save(classifier_path(), lambda: train_digit_classifier(digits, epochs, verbose),
                                      "digit classifier (chapter 05's model and recipe)")
     recipe = classifier_recipe(digits, epochs)
     digits = digits or load_digits(train_size=recipe["train_size"])
@@ -207,12 +156,12 @@ def train_digit_classifier(digits: Digits | None = None, epochs: int | None = No
 
 def classifier_path() -> Path:
     """Where the digit classifier of the current mode and recipe is cached."""
-    return models.cache_path("digit_classifier", digit_classifier(), classifier_recipe())
+    return cache.cache_path("digit_classifier", digit_classifier(), classifier_recipe())
 
 
 def save_digit_classifier(model: keras.Model) -> Path:
     """Save the classifier (trained with the current mode's recipe) to the model cache."""
-    return models.save_model(model, classifier_path())
+    return cache.save_model(model, classifier_path())
 
 
 def load_digit_classifier(verbose: bool = True) -> keras.Model:
@@ -220,7 +169,7 @@ def load_digit_classifier(verbose: bool = True) -> keras.Model:
 
     It comes compiled for evaluation on the current backend (``evaluate`` reports accuracy).
     """
-    model = models.load_or_train(
+    model = cache.load_or_train(
         classifier_path(),
         lambda: train_digit_classifier(verbose=2 if verbose else 0)[0],
         description="digit classifier (chapter 05's model and recipe)",
@@ -249,16 +198,3 @@ def pretrained_trunk(classifier: keras.Model, trainable: bool = True, name: str 
     trunk.trainable = trainable
     return trunk
 
-
-def addition_pairs(images: np.ndarray, labels: np.ndarray, n_pairs: int, seed: int = 0):
-    """``n_pairs`` random pairs of digits and their sums: ``((first, second), sums)``.
-
-    With ``n_pairs <= len(images) // 2`` no image is used twice.
-    """
-    rng = np.random.default_rng(seed)
-    if n_pairs <= len(images) // 2:
-        order = rng.permutation(len(images))[: 2 * n_pairs]
-        first, second = order[:n_pairs], order[n_pairs:]
-    else:
-        first, second = rng.integers(0, len(images), size=(2, n_pairs))
-    return (images[first], images[second]), (labels[first] + labels[second]).astype("int32")

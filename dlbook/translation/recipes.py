@@ -1,7 +1,7 @@
 """Chapters 11 and 13's translators: recipes, training, BLEU on a split, and the app ``dlbook translate``.
 
 A recipe is a dict of settings per mode (:func:`recipe`); :func:`build` makes its model for a
-:class:`~dlbook.translation.TranslationData`, :func:`fit` trains it (label-smoothed cross-entropy
+:class:`~dlbook.translation.datasets.TranslationData`, :func:`fit` trains it (label-smoothed cross-entropy
 on the real target tokens, early stopping on the validation loss) and :func:`evaluate` decodes a
 split and scores it with BLEU. A :class:`TrainedTranslator` bundles a model with its two
 vocabularies; the model cache keeps it (vocabularies as JSON beside the ``.keras`` file), and
@@ -19,12 +19,21 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from dlbook import decoding, models, seq2seq, transformer
+from dlbook import cache
 from dlbook.config import compile_options, pick
 from dlbook.paths import atomic_path, locked
-from dlbook.text import Vocabulary
-from dlbook.translation import (SmoothedSparseCrossentropy, TargetVocabulary, TranslationData, bleu, chinese_tokens,
-                                detokenize, load_pairs, sentence_bleu, split_pairs)
+from dlbook.text.vocabulary import Vocabulary
+from dlbook.translation import rnn, search, transformer
+from dlbook.translation.bleu import bleu, sentence_bleu
+from dlbook.translation.datasets import (
+    TargetVocabulary,
+    TranslationData,
+    chinese_tokens,
+    detokenize,
+    load_pairs,
+    split_pairs,
+)
+from dlbook.translation.losses import SmoothedSparseCrossentropy
 
 KINDS = ("rnn", "transformer")
 DEFAULT_KIND = "transformer"
@@ -60,7 +69,7 @@ def build(data: TranslationData, settings: dict) -> keras.Model:
 
 def _build(sizes: tuple[int, int], settings: dict) -> keras.Model:
     if settings["kind"] == "rnn":
-        return seq2seq.rnn_translator(*sizes, attention=settings["attention"], embedding=settings["embedding"],
+        return rnn.rnn_translator(*sizes, attention=settings["attention"], embedding=settings["embedding"],
                                       units=settings["units"], dropout=settings["dropout"])
     return transformer.transformer_translator(*sizes, depth=settings["depth"], heads=settings["heads"],
                                               hidden=settings["hidden"], blocks=settings["blocks"],
@@ -91,8 +100,8 @@ class TrainedTranslator:
     target_vocab: TargetVocabulary
 
     @property
-    def parts(self) -> decoding.Translator:
-        return decoding.Translator.from_model(self.model)
+    def parts(self) -> search.Translator:
+        return search.Translator.from_model(self.model)
 
     def source_ids(self, sentences: Sequence[str]) -> list[np.ndarray]:
         """Each sentence's character ids (unknown characters → ``<unk>``), cut to MAX_SOURCE_TOKENS."""
@@ -102,7 +111,7 @@ class TrainedTranslator:
         """English for source id arrays; an empty source gets an empty translation."""
         out = [""] * len(sources)
         rows = [i for i, s in enumerate(sources) if len(s)]
-        found = decoding.beam_search(self.parts, [sources[i] for i in rows], beam=beam, progress=progress)
+        found = search.beam_search(self.parts, [sources[i] for i in rows], beam=beam, progress=progress)
         for i, ids in zip(rows, found):
             out[i] = detokenize(self.target_vocab.decode(ids))
         return out
@@ -147,7 +156,7 @@ def translator_path(kind: str) -> Path:
     """The cache file of the app's translator ``kind`` in the current mode, keyed by its recipe and
     its architecture (built here with placeholder vocabulary sizes, which the fixed data determine)."""
     settings = recipe(kind)
-    return models.cache_path(f"translator_{kind}", _build((8, 8), settings), settings)
+    return cache.cache_path(f"translator_{kind}", _build((8, 8), settings), settings)
 
 
 def _vocabulary_path(path: Path) -> Path:

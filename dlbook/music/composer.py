@@ -21,8 +21,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook import models, music
+from dlbook import cache
 from dlbook.config import compile_options, pick
+from dlbook.music import events, midi, pianoroll
 from dlbook.paths import atomic_path, can_write_in
 
 # --- The book's event model -------------------------------------------------------------------
@@ -31,11 +32,11 @@ from dlbook.paths import atomic_path, can_write_in
 def event_model(window: int = 30, units: int = 128, dropout: float = 0.2) -> keras.Model:
     """The book's network: an LSTM over ``window`` one-hot events (229 wide), dropout, and one
     softmax head each for the next event's pitch (89), velocity (128) and Δt (12), in float32."""
-    inputs = keras.Input((window, music.EVENT_SIZE), name="events")
+    inputs = keras.Input((window, events.EVENT_SIZE), name="events")
     state = layers.Dropout(dropout)(layers.LSTM(units, name="lstm")(inputs))
-    sizes = (music.PITCH_CLASSES, music.VELOCITY_CLASSES, music.TIME_CLASSES)
+    sizes = (events.PITCH_CLASSES, events.VELOCITY_CLASSES, events.TIME_CLASSES)
     outputs = [layers.Dense(size, activation="softmax", dtype="float32", name=name)(state)
-               for name, size in zip(music.HEADS, sizes)]
+               for name, size in zip(events.HEADS, sizes)]
     return keras.Model(inputs, outputs, name="book_event_lstm")
 
 
@@ -53,7 +54,7 @@ def fit_event_model(model: keras.Model, x, y, validation=None, epochs: int = 100
 def head_accuracies(model: keras.Model, x, y) -> dict[str, float]:
     """Accuracy of each head on windows ``x`` with target classes ``y``, and their mean (the book's score)."""
     predictions = model.predict(x, verbose=0)
-    scores = {h: float(np.mean(p.argmax(-1) == y[:, i])) for i, (h, p) in enumerate(zip(music.HEADS, predictions))}
+    scores = {h: float(np.mean(p.argmax(-1) == y[:, i])) for i, (h, p) in enumerate(zip(events.HEADS, predictions))}
     return {**scores, "mean": float(np.mean(list(scores.values())))}
 
 
@@ -63,7 +64,7 @@ def event_baselines(classes: np.ndarray, train_targets: np.ndarray, test_targets
     and ``alternate`` (the class of two events before)."""
     classes = np.asarray(classes)
     out = {}
-    for i, head in enumerate(music.HEADS):
+    for i, head in enumerate(events.HEADS):
         truth = classes[test_targets, i]
         majority = np.bincount(classes[train_targets, i]).argmax()
         out[head] = {"majority": float(np.mean(truth == majority)),
@@ -84,7 +85,7 @@ class FrameNLL(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def call(self, y_true, y_pred):
-        p = ops.clip(ops.cast(y_pred, "float32"), music.EPSILON, 1 - music.EPSILON)
+        p = ops.clip(ops.cast(y_pred, "float32"), pianoroll.EPSILON, 1 - pianoroll.EPSILON)
         y = ops.cast(y_true, "float32")
         return -ops.sum(y * ops.log(p) + (1 - y) * ops.log(1 - p), axis=-1)
 
@@ -102,12 +103,12 @@ def chorale_model(settings: dict) -> keras.Model:
     """Piano roll in, next-frame key probabilities out: input dropout (keys of the input frames
     randomly silenced while training), ``layers`` LSTMs of ``units`` with dropout after each, and
     88 sigmoids (float32, so mixed precision leaves the probabilities exact)."""
-    inputs = keras.Input((None, music.KEYS), name="roll")
+    inputs = keras.Input((None, pianoroll.KEYS), name="roll")
     x = layers.Dropout(settings["input_dropout"], name="input_dropout")(inputs)
     for i in range(settings["layers"]):
         x = layers.LSTM(settings["units"], return_sequences=True, name=f"lstm_{i}")(x)
         x = layers.Dropout(settings["dropout"], name=f"dropout_{i}")(x)
-    outputs = layers.Dense(music.KEYS, activation="sigmoid", dtype="float32", name="next_frame")(x)
+    outputs = layers.Dense(pianoroll.KEYS, activation="sigmoid", dtype="float32", name="next_frame")(x)
     return keras.Model(inputs, outputs, name="chorale_lstm")
 
 
@@ -148,19 +149,19 @@ class ChoraleBatches(keras.utils.PyDataset):
         batch = self.batches[index]
         rolls = [self.rolls[i] for i in batch]
         if self.transpose:
-            rolls = [music.transpose_roll(r, int(s)) for r, s in
+            rolls = [pianoroll.transpose_roll(r, int(s)) for r, s in
                      zip(rolls, self.rng.integers(-self.transpose, self.transpose + 1, len(rolls)))]
         width = self._width(batch)
-        x, real = music.pad_rolls([r[:-1] for r in rolls], width)
-        y, _ = music.pad_rolls([r[1:] for r in rolls], width)
+        x, real = pianoroll.pad_rolls([r[:-1] for r in rolls], width)
+        y, _ = pianoroll.pad_rolls([r[1:] for r in rolls], width)
         return x, y, real
 
 
 def validation_arrays(rolls) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(x, y, weights)`` of whole chorales padded to one length: evaluated as one batch, Keras's
     loss is then exactly the frame NLL."""
-    x, real = music.pad_rolls([r[:-1] for r in rolls])
-    y, _ = music.pad_rolls([r[1:] for r in rolls])
+    x, real = pianoroll.pad_rolls([r[:-1] for r in rolls])
+    y, _ = pianoroll.pad_rolls([r[1:] for r in rolls])
     return x, y, real
 
 
@@ -184,14 +185,14 @@ def train_chorale_model(chorales: dict, settings: dict | None = None, verbose="a
 
 def predict_rolls(model: keras.Model, rolls, batch_size: int = 128) -> list[np.ndarray]:
     """For each roll, the model's probabilities ``(frames - 1, 88)`` for frames 1, 2, … given the frames before."""
-    x, _ = music.pad_rolls([r[:-1] for r in rolls])
+    x, _ = pianoroll.pad_rolls([r[:-1] for r in rolls])
     p = model.predict(x, batch_size=batch_size, verbose=0)
     return [p[i, :len(r) - 1].astype("float64") for i, r in enumerate(rolls)]
 
 
 def chorale_nll(model: keras.Model, rolls) -> float:
     """The frame NLL (nats) of ``model`` on ``rolls``: each roll alone, x = roll[:-1], y = roll[1:]."""
-    return music.frame_nll(predict_rolls(model, rolls), [r[1:] for r in rolls])
+    return pianoroll.frame_nll(predict_rolls(model, rolls), [r[1:] for r in rolls])
 
 
 def logistic_baseline(chorales: dict, lags: int = 2, epochs: int = 60, verbose=0):
@@ -199,17 +200,17 @@ def logistic_baseline(chorales: dict, lags: int = 2, epochs: int = 60, verbose=0
     layer of 88 sigmoids), trained with early stopping on the validation NLL. Returns ``(model,
     test NLL)``: what a model scores that sees the last two chords but no longer context."""
     def arrays(rolls):
-        return np.concatenate([music.lagged_frames(r, lags) for r in rolls]), np.concatenate([r[1:] for r in rolls])
+        return np.concatenate([pianoroll.lagged_frames(r, lags) for r in rolls]), np.concatenate([r[1:] for r in rolls])
 
-    inputs = keras.Input((music.KEYS * lags,))
-    model = keras.Model(inputs, layers.Dense(music.KEYS, activation="sigmoid", dtype="float32")(inputs))
+    inputs = keras.Input((pianoroll.KEYS * lags,))
+    model = keras.Model(inputs, layers.Dense(pianoroll.KEYS, activation="sigmoid", dtype="float32")(inputs))
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=FrameNLL(reduction="sum_over_batch_size"),
                   **compile_options())
     stop = keras.callbacks.EarlyStopping("val_loss", patience=5, restore_best_weights=True)
     model.fit(*arrays(chorales["train"]), validation_data=arrays(chorales["validation"]), batch_size=128,
               epochs=epochs, callbacks=[stop], verbose=verbose)
     x, y = arrays(chorales["test"])
-    return model, music.frame_nll(model.predict(x, batch_size=1024, verbose=0), y)
+    return model, pianoroll.frame_nll(model.predict(x, batch_size=1024, verbose=0), y)
 
 
 # --- Composing --------------------------------------------------------------------------------
@@ -220,7 +221,7 @@ def sharpen(probabilities, temperature: float) -> np.ndarray:
     towards 0 and 1 (safer music), T > 1 towards ½ (wilder); T = 1 leaves them."""
     if not temperature > 0:
         raise ValueError(f"the temperature must be positive, got {temperature}")
-    p = np.clip(np.asarray(probabilities, dtype="float64"), music.EPSILON, 1 - music.EPSILON)
+    p = np.clip(np.asarray(probabilities, dtype="float64"), pianoroll.EPSILON, 1 - pianoroll.EPSILON)
     return 0.5 * (1.0 + np.tanh((np.log(p) - np.log1p(-p)) / (2.0 * temperature)))  # σ(z) without overflow
 
 
@@ -244,7 +245,7 @@ def sample_rolls(model: keras.Model, first: np.ndarray, steps: int, temperature:
     states carried over (as fast as reading the piece once). With ``teacher`` ``(batch, steps, 88)``
     the frames fed back are the teacher's and the probabilities are returned instead (a check)."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    first = np.asarray(first, dtype="float32").reshape(-1, music.KEYS)
+    first = np.asarray(first, dtype="float32").reshape(-1, pianoroll.KEYS)
     parts = _steps(model)
     states = {l.name: [ops.zeros((len(first), l.units), l.compute_dtype) for _ in range(2)]
               for l in parts if isinstance(l, keras.layers.LSTM)}
@@ -273,15 +274,15 @@ MAX_SECONDS = 600.0
 def chorale_model_path() -> Path:
     """The model cache's file of the chapter's chorale LSTM in the current mode (keyed by its recipe)."""
     settings = chorale_recipe()
-    return models.cache_path("chorale_lstm", chorale_model(settings), settings)
+    return cache.cache_path("chorale_lstm", chorale_model(settings), settings)
 
 
 def load_chorale_model(verbose: bool = True) -> keras.Model:
     """The chapter's chorale LSTM from the model cache, trained (and cached) with :func:`chorale_recipe` if missing."""
     def train():
-        return train_chorale_model(music.load_jsb_chorales(), chorale_recipe(), verbose=2 if verbose else 0)[0]
+        return train_chorale_model(pianoroll.load_jsb_chorales(), chorale_recipe(), verbose=2 if verbose else 0)[0]
 
-    return models.load_or_train(chorale_model_path(), train, "chorale LSTM", verbose=verbose)
+    return cache.load_or_train(chorale_model_path(), train, "chorale LSTM", verbose=verbose)
 
 
 def _check_output(path, suffixes: tuple[str, ...], option: str) -> Path:
@@ -301,7 +302,7 @@ def _check_output(path, suffixes: tuple[str, ...], option: str) -> Path:
 def compose(output, seconds: float = 30.0, temperature: float = 0.8, seed: int | None = None, wav=None,
             verbose: bool = False) -> dict:
     """The app: a new chorale by the chapter's LSTM, written to the MIDI file ``output`` (and, with
-    ``wav``, rendered to a WAV file by :func:`dlbook.music.synthesize`), both atomically.
+    ``wav``, rendered to a WAV file by :func:`dlbook.music.midi.synthesize`), both atomically.
 
     ``seconds`` of music (a quarter note is 0.6 s) start from a C major chord moved to a random key
     and continue by :func:`sample_rolls` at ``temperature``; ``seed`` makes it repeatable. Returns
@@ -316,15 +317,15 @@ def compose(output, seconds: float = 30.0, temperature: float = 0.8, seed: int |
     wav = None if wav is None else _check_output(wav, (".wav",), "--wav")
     model = load_chorale_model(verbose=verbose)
     rng = np.random.default_rng(seed)
-    steps = max(2, math.ceil(seconds / music.SECONDS_PER_QUARTER))
+    steps = max(2, math.ceil(seconds / midi.SECONDS_PER_QUARTER))
     shift = int(rng.integers(-5, 7))
-    first = music.to_piano_roll([[pitch + shift for pitch in OPENING]])
+    first = pianoroll.to_piano_roll([[pitch + shift for pitch in OPENING]])
     roll = sample_rolls(model, first, steps, temperature, rng)[0]
-    notes = music.roll_to_notes(roll)
+    notes = midi.roll_to_notes(roll)
     with atomic_path(output, suffix=output.suffix) as tmp:
-        music.notes_to_midi(notes, tmp)
+        midi.notes_to_midi(notes, tmp)
     if wav is not None:
         with atomic_path(wav, suffix=".wav") as tmp:
-            music.write_wav(music.synthesize(notes), tmp)
+            midi.write_wav(midi.synthesize(notes), tmp)
     return {"midi": output, "wav": wav, "frames": steps, "notes": len(notes),
-            "seconds": steps * music.SECONDS_PER_QUARTER}
+            "seconds": steps * midi.SECONDS_PER_QUARTER}

@@ -1,15 +1,15 @@
-"""Chapter 12: reinforcement learning, from a Q-table to the pieces of a Double DQN.
+"""Chapter 12: the pieces of a Double DQN.
 
-``Corridor``, :func:`q_learning` and :func:`optimal_q` are the idea on a problem small enough to
-print. The rest is the deep version: a :class:`ReplayBuffer`, the Bellman targets
-(:func:`bellman_targets`, Double DQN by default), the Huber loss on the chosen action's Q-value,
-and a :class:`DQNAgent` (online and target networks, ε-greedy acting whose random actions may
-favour one action, :func:`epsilon_at` its schedule). :mod:`dlbook.rl_training` trains an agent
-with checkpoints.
+A :class:`ReplayBuffer`, the Bellman targets (:func:`bellman_targets`, Double DQN by default), the
+Huber loss on the chosen action's Q-value, and a :class:`DQNAgent` (online and target networks,
+ε-greedy acting whose random actions may favour one action, :func:`epsilon_at` its schedule).
+:mod:`dlbook.rl.training` trains an agent with checkpoints; the tabular version of the idea is
+:mod:`dlbook.rl.tabular_q`.
 
 Targets are computed in NumPy and the update goes through ``train_on_batch``, so the same code
 runs on TensorFlow, JAX and PyTorch.
 """
+
 
 from __future__ import annotations
 
@@ -20,74 +20,6 @@ import numpy as np
 from keras import ops
 
 from dlbook.config import compile_options
-
-# --- Tabular Q-learning on a corridor --------------------------------------------------------
-
-
-class Corridor:
-    """A row of ``length`` cells: a pit at the left end (reward −1), treasure at the right (+1).
-
-    The walker starts at ``start`` (default: the middle) and moves left (action 0) or right (1);
-    entering either end gives its reward and ends the episode, every other move gives 0.
-    """
-
-    actions = ("left", "right")
-
-    def __init__(self, length: int = 7, start: int | None = None):
-        if length < 3:
-            raise ValueError(f"a corridor needs at least 3 cells (pit, floor, treasure), got {length}")
-        self.length = length
-        self.start = length // 2 if start is None else start
-        if not 0 < self.start < length - 1:
-            raise ValueError(f"start must be a floor cell, 1 to {length - 2}, got {self.start}")
-
-    def terminal(self, state: int) -> bool:
-        return state in (0, self.length - 1)
-
-    def step(self, state: int, action: int) -> tuple[int, float, bool]:
-        """``(next state, reward, done)`` after ``action`` in ``state``."""
-        following = state + (1 if action == 1 else -1)
-        reward = 1.0 if following == self.length - 1 else -1.0 if following == 0 else 0.0
-        return following, reward, self.terminal(following)
-
-
-def optimal_q(env: Corridor, gamma: float = 0.9, sweeps: int = 100) -> np.ndarray:
-    """Q* by value iteration, ``(cells, 2)``: the Bellman optimality equation applied ``sweeps`` times."""
-    q = np.zeros((env.length, 2))
-    for _ in range(sweeps):
-        for state in range(env.length):
-            if env.terminal(state):
-                continue
-            for action in (0, 1):
-                following, reward, done = env.step(state, action)
-                q[state, action] = reward + (0.0 if done else gamma * q[following].max())
-    return q
-
-
-def q_learning(env: Corridor, episodes: int = 200, alpha: float = 0.5, gamma: float = 0.9,
-               epsilon: float = 0.2, seed: int = 0) -> tuple[np.ndarray, list[float]]:
-    """Tabular Q-learning: the Q-table ``(cells, 2)`` and each episode's return.
-
-    At each step, ε-greedy: a random action with probability ``epsilon`` (and when the two
-    Q-values tie), else the best; then ``Q[s, a] += alpha * (r + gamma * max Q[s'] - Q[s, a])``.
-    """
-    rng = np.random.default_rng(seed)
-    q = np.zeros((env.length, 2))
-    returns = []
-    for _ in range(episodes):
-        state, done, total = env.start, False, 0.0
-        while not done:
-            explore = rng.random() < epsilon or q[state, 0] == q[state, 1]
-            action = int(rng.integers(2)) if explore else int(q[state].argmax())
-            following, reward, done = env.step(state, action)
-            target = reward + (0.0 if done else gamma * q[following].max())
-            q[state, action] += alpha * (target - q[state, action])
-            state, total = following, total + reward
-        returns.append(total)
-    return q, returns
-
-
-# --- Replay memory and Bellman targets --------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -194,9 +126,6 @@ def chosen_action_huber(y_true, y_pred):
     return ops.where(error < 1.0, 0.5 * ops.square(error), error - 0.5)
 
 
-# --- The agent -----------------------------------------------------------------------------
-
-
 class DQNAgent:
     """A Q-network trained by Double DQN: an online network, a target network, Adam and Huber loss.
 
@@ -248,7 +177,7 @@ class DQNAgent:
         """One gradient step towards the Bellman targets of ``batch``: ``(loss, mean max Q(s'))``.
 
         ``next_q``, the online and target Q-values of the batch's next observations, saves a call
-        where the caller has them already (see :func:`dlbook.rl_training.train_dqn`)."""
+        where the caller has them already (see :func:`dlbook.rl.training.train_dqn`)."""
         next_online, next_target = next_q if next_q is not None else self.both_q_values(batch.next_observations)
         targets = bellman_targets(batch.rewards, batch.dones, next_target, self.gamma,
                                   next_online if self.double else None)
@@ -284,3 +213,4 @@ def epsilon_at(step: int, start: float, end: float, decay_steps: int) -> float:
     """ε decayed linearly from ``start`` to ``end`` over the first ``decay_steps`` steps, then constant."""
     fraction = min(step / decay_steps, 1.0) if decay_steps > 0 else 1.0
     return float(start + fraction * (end - start))
+

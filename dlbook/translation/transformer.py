@@ -10,7 +10,7 @@ backend): :class:`PositionalEmbedding` (token embeddings plus sinusoidal or lear
 :class:`EncoderBlock` and :class:`DecoderBlock` (pre-layer-norm residual blocks with dropout),
 and :class:`WarmupSchedule`, the paper's learning rate that rises for ``warmup`` steps and then
 falls as 1/√step. :func:`transformer_translator` assembles them as ``encoder`` → ``decoder`` →
-``next_word``, the layout :mod:`dlbook.decoding` decodes; the decoder also returns every layer's
+``next_word``, the layout :mod:`dlbook.translation.search` decodes; the decoder also returns every layer's
 cross-attention maps ``(B, heads, T, S)``.
 """
 
@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from dlbook.translation import TargetVocabulary
+from dlbook.translation.datasets import TargetVocabulary
 
 
 def scaled_dot_product_attention(query, key, value, mask=None):

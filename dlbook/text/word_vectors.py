@@ -22,9 +22,9 @@ import keras
 import numpy as np
 from keras import layers
 
-from dlbook import corpora, text
 from dlbook.config import compile_options, current, pick
 from dlbook.paths import atomic_path, locked, models_dir
+from dlbook.text import chinese, corpora, vocabulary
 
 GROUPS_FILE = "resources/hongloumeng_groups.txt"
 """Groups of 红楼梦 words (people by standing, places) for reporting, relative to the package folder."""
@@ -39,8 +39,8 @@ def novel_paragraphs() -> list[tuple[int, list[str]]]:
     with stray Cyrillic or kana letters (窄Ё袄), which would otherwise reach the vocabulary.
     """
     numbered = [(chapter.number, p) for chapter in corpora.novel_chapters() for p in chapter.paragraphs]
-    segmented = text.segment_corpus([p for _, p in numbered], "hongloumeng")
-    return [(number, [w for w in words if text.is_chinese_word(w)]) for (number, _), words in zip(numbered, segmented)]
+    segmented = chinese.segment_corpus([p for _, p in numbered], "hongloumeng")
+    return [(number, [w for w in words if chinese.is_chinese_word(w)]) for (number, _), words in zip(numbered, segmented)]
 
 
 # Language models
@@ -50,12 +50,12 @@ def ngram_examples(id_lists: Sequence[Sequence[int]], context: int = 2) -> tuple
     """Every word of every sequence as a target, with the ``context`` ids before it: ``(x, y)``.
 
     ``x`` is int32 ``(N, context)``, oldest word first; positions before a sequence's start hold
-    :attr:`text.Vocabulary.PAD`, which thus also means "start of paragraph".
+    :attr:`vocabulary.Vocabulary.PAD`, which thus also means "start of paragraph".
     """
     xs, ys = [], []
     for ids in id_lists:
         ids = np.asarray(ids, dtype=np.int32)
-        padded = np.concatenate([np.full(context, text.Vocabulary.PAD, np.int32), ids])
+        padded = np.concatenate([np.full(context, vocabulary.Vocabulary.PAD, np.int32), ids])
         xs.append(np.stack([padded[i:i + len(ids)] for i in range(context)], axis=1))
         ys.append(ids)
     return np.concatenate(xs).reshape(-1, context), np.concatenate(ys)
@@ -239,12 +239,12 @@ def recipe() -> dict:
     """The word vectors' training settings in the current mode (chapter 09's recipe)."""
     return {"min_count": 5, "dim": pick(fast=64, full=100), "window": 3, "negatives": 5, "subsample": 1e-3,
             "batch_size": 2048, "learning_rate": pick(fast=4e-3, full=2e-3), "epochs": pick(fast=2, full=5),
-            "precision": current().precision, "names": hashlib.sha256(text._names_file_text().encode()).hexdigest()[:8]}
+            "precision": current().precision, "names": hashlib.sha256(chinese._names_file_text().encode()).hexdigest()[:8]}
 
 
-def novel_vocabulary(paragraphs=None, min_count: int = 5) -> text.Vocabulary:
+def novel_vocabulary(paragraphs=None, min_count: int = 5) -> vocabulary.Vocabulary:
     """The vocabulary of the whole novel (``paragraphs`` from :func:`novel_paragraphs`) at ``min_count``."""
-    return text.Vocabulary([words for _, words in paragraphs or novel_paragraphs()], min_count=min_count)
+    return vocabulary.Vocabulary([words for _, words in paragraphs or novel_paragraphs()], min_count=min_count)
 
 
 def train_skipgram(paragraphs=None, settings: dict | None = None, verbose="auto"):
@@ -273,9 +273,9 @@ def train_skipgram(paragraphs=None, settings: dict | None = None, verbose="auto"
 
 
 def load_groups() -> dict[str, list[str]]:
-    """The word groups of ``dlbook/resources/hongloumeng_groups.txt``: name -> words (for reporting only)."""
+    """The word groups of ``dlbook/text/resources/hongloumeng_groups.txt``: name -> words (for reporting only)."""
     groups = {}
-    for number, line in enumerate(resources.files("dlbook").joinpath(GROUPS_FILE).read_text("utf-8").splitlines(), 1):
+    for number, line in enumerate(resources.files("dlbook.text").joinpath(GROUPS_FILE).read_text("utf-8").splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
             name, sep, words = line.partition(":")
@@ -336,7 +336,7 @@ class WordVectors:
         word = str(word).strip()
         if not word:
             raise ValueError("no word given: name a word of the novel, e.g. 宝玉")
-        if not text.is_chinese_word(word):
+        if not chinese.is_chinese_word(word):
             common = ", ".join([self.tokens[i] for i in np.argsort(-self.counts, kind="stable") if len(self.tokens[i]) > 1][:5])
             raise ValueError(f"{word!r} is not a Chinese word; the vectors know the words of 红楼梦, e.g. {common}")
         shared = {i: len(set(t) & set(word)) for i, t in enumerate(self.tokens) if set(t) & set(word)}

@@ -1,6 +1,6 @@
 """Chapter 07: neural style transfer (Gatys, Ecker and Bethge, 2016) and the ``dlbook stylize`` app.
 
-An image is optimised, pixel by pixel, so that a fixed VGG16 (:mod:`dlbook.vgg`) sees in it the
+An image is optimised, pixel by pixel, so that a fixed VGG16 (:mod:`dlbook.vision.vgg`) sees in it the
 *content* of a photo (its feature maps at one layer) and the *style* of a painting (the Gram
 matrices of its feature maps at several layers). This module holds the optimisers (L-BFGS-B from
 scipy, Adam), :func:`transfer`, the metrics (:func:`evaluate`) and the app (:func:`stylize`).
@@ -15,9 +15,15 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from dlbook import images
 from dlbook.data import fetch
-from dlbook.vgg import CONTENT_LAYERS, HELD_OUT_LAYER, STYLE_LAYERS, Objective, features
+from dlbook.vision import images
+from dlbook.vision.vgg import (
+    CONTENT_LAYERS,
+    HELD_OUT_LAYER,
+    STYLE_LAYERS,
+    Objective,
+    features,
+)
 
 PAINTINGS = ("starry_night", "the_scream", "shipwreck", "the_great_wave_off_kanagawa")
 PHOTOS = ("chelsea", "astronaut", "coffee")

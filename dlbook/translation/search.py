@@ -25,7 +25,7 @@ from typing import Sequence
 import keras
 import numpy as np
 
-from dlbook.translation import TargetVocabulary, bucket_width, padded
+from dlbook.translation.datasets import TargetVocabulary, bucket_width, padded
 
 START, END, PAD = TargetVocabulary.START, TargetVocabulary.END, TargetVocabulary.PAD
 
@@ -40,7 +40,7 @@ class Translator:
 
     @classmethod
     def from_model(cls, model: keras.Model) -> "Translator":
-        """The parts of a model built by :mod:`dlbook.seq2seq` or :mod:`dlbook.transformer`."""
+        """The parts of a model built by :mod:`dlbook.translation.rnn` or :mod:`dlbook.translation.transformer`."""
         return cls(model.get_layer("encoder"), model.get_layer("decoder"), model.get_layer("next_word"))
 
     def encode(self, source: np.ndarray) -> list[np.ndarray]:

@@ -245,13 +245,13 @@ def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dlbook.browser [SITE] [--chapter NN]``: check a built site; 1 if it has problems."""
+    """``python -m dlbook.site.browser [SITE] [--chapter NN]``: check a built site; 1 if it has problems."""
     import argparse
     import sys
 
     from dlbook.paths import build_dir
 
-    parser = argparse.ArgumentParser(prog="python -m dlbook.browser", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dlbook.site.browser", description=__doc__.splitlines()[0])
     parser.add_argument("site", nargs="?", type=Path, help="the site's folder (default: build/html)")
     parser.add_argument("--chapter", default="05", help="the chapter page to check (default: 05)")
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""One executed notebook as an HTML fragment for the book's website (see :mod:`dlbook.site`).
+"""One executed notebook as an HTML fragment for the book's website (see :mod:`dlbook.site.build`).
 
 nbconvert's ``basic`` template turns the cells into HTML (Pygments-highlighted code, outputs in
 their richest format, images as ``data:`` URIs), with three changes so that a page needs nothing

@@ -26,9 +26,13 @@ from flappy_bird_gymnasium.envs.constants import FILL_BACKGROUND_COLOR  # noqa: 
 from keras import layers  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from dlbook import models, rl, rl_training  # noqa: E402
+from dlbook import cache
 from dlbook.config import current, pick  # noqa: E402
 from dlbook.paths import atomic_path, can_write_in, locked  # noqa: E402
+from dlbook.rl import (
+    dqn,
+    training,  # noqa: E402
+)
 
 FRAME_SIZE = 80
 STACK = 4
@@ -206,16 +210,16 @@ def agent_path(settings: dict | None = None) -> Path:
     """The model-cache file of the agent of ``settings`` (default: the 12-feature recipe) in this mode;
     its checkpoint is :func:`checkpoint_path` beside it."""
     settings = settings or recipe()
-    return models.cache_path("flappy_pixels" if settings["pixels"] else "flappy_dqn", build(settings), settings)
+    return cache.cache_path("flappy_pixels" if settings["pixels"] else "flappy_dqn", build(settings), settings)
 
 
 def checkpoint_path(path: Path) -> Path:
     return path.with_suffix(".checkpoint.npz")
 
 
-def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tuple[rl.DQNAgent, rl_training.History]:
+def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tuple[dqn.DQNAgent, training.History]:
     keras.utils.set_random_seed(settings["seed"])
-    agent = rl.DQNAgent(build(settings), settings["learning_rate"], settings["gamma"])
+    agent = dqn.DQNAgent(build(settings), settings["learning_rate"], settings["gamma"])
 
     def make_env():
         return Flappy(pixels=settings["pixels"], score_limit=settings["train_score_limit"],
@@ -226,7 +230,7 @@ def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tup
                         score_limit=settings["validation_limit"], pixels=settings["pixels"],
                         frame_skip=settings["frame_skip"], progress=False).mean()
 
-    history = rl_training.train_dqn(agent, make_env, settings, checkpoint_path(path), until=until, progress=progress,
+    history = training.train_dqn(agent, make_env, settings, checkpoint_path(path), until=until, progress=progress,
                                     validate=validate if settings.get("validate_every") else None)
     if history.step >= settings["steps"]:  # finished: the Q-network goes to the cache for the app
         with atomic_path(path, suffix=".keras") as tmp:
@@ -235,7 +239,7 @@ def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tup
 
 
 def train_agent(settings: dict | None = None, until: int | None = None,
-                progress: bool = True) -> tuple[rl.DQNAgent, rl_training.History]:
+                progress: bool = True) -> tuple[dqn.DQNAgent, training.History]:
     """Train the agent of ``settings`` (default: :func:`recipe`) and cache its Q-network.
 
     A checkpoint of the same recipe in the model cache is resumed, so an interrupted run continues

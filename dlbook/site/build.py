@@ -1,10 +1,10 @@
 """The book's website: the executed chapters of ``build/`` as static HTML in ``build/html/``.
 
 ``make book`` executes the chapters into ``build/NN_slug.ipynb`` and ends with
-:func:`build_site`; ``make html`` (``python -m dlbook.site``) re-renders without executing.
+:func:`build_site`; ``make html`` (``python -m dlbook.site.build``) re-renders without executing.
 
 Why this design: nbconvert (already installed with Jupyter) turns each notebook into HTML with
-its outputs; a small Jinja template (``dlbook/resources/site/``) adds the book around it — a
+its outputs; a small Jinja template (``dlbook/site/templates/``) adds the book around it — a
 sidebar with the chapters, previous/next links, the results table on the home page. Compared
 with Sphinx + myst-nb or Jupyter Book 2 (Node), it adds one small pure-Python dependency
 (latex2mathml) and builds offline in seconds. Viewing needs no internet either: math is
@@ -31,7 +31,7 @@ from dlbook.paths import build_dir, project_root
 from dlbook.results import load_results
 from dlbook.runner import first_heading
 
-RESOURCES = Path(__file__).parent / "resources" / "site"
+TEMPLATES = Path(__file__).parent / "templates"
 FONT_FILE = "NotoSansSC-Regular.otf"
 RUN_LINE = re.compile(r"dlbook: backend=(?P<backend>\S+) device=(?P<device>.+?) mode=(?P<mode>\S+) "
                       r"precision=(?P<precision>\S+)")
@@ -49,7 +49,7 @@ class Chapter:
     source: Path | None
     notebook: Path | None
     run: dict = field(default_factory=dict)  # backend, device, mode, precision, as the chapter printed them
-    failure: dict | None = None  # {"cell", "error"} from dlbook.notebook_html.failure
+    failure: dict | None = None  # {"cell", "error"} from dlbook.site.notebook.failure
     results: list = field(default_factory=list)
 
     @property
@@ -83,7 +83,7 @@ def _read(notebook_path: Path | None, source: Path | None):
 
 def find_chapters(build: Path, sources: list[Path]) -> list[Chapter]:
     """The chapters: every source ``NN_slug.md`` and every executed ``build/NN_slug.ipynb``."""
-    from dlbook.notebook_html import failure
+    from dlbook.site.notebook import failure
 
     by_stem = {p.stem: p for p in sources}
     notebooks = {p.stem: p for p in build.glob("[0-9][0-9]_*.ipynb")}
@@ -117,7 +117,7 @@ def _run_settings(notebook) -> dict:
 def _environment():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    env = Environment(loader=FileSystemLoader(RESOURCES), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["seconds"] = lambda s: f"{s // 60:.0f} min {s % 60:02.0f} s" if s >= 60 else f"{s:.0f} s"
     env.filters["number"] = lambda v: f"{v:.4g}"
     return env
@@ -128,11 +128,13 @@ def _stylesheet() -> str:
 
     code_colours = HtmlFormatter(style="friendly").get_style_defs(".highlight")
     code_colours = re.sub(r"^\.highlight \{ background: [^;]+; \}$", "", code_colours, flags=re.MULTILINE)
-    return (RESOURCES / "book.css").read_text(encoding="utf-8") + "\n/* Pygments (friendly) */\n" + code_colours
+    return (TEMPLATES / "book.css").read_text(encoding="utf-8") + "\n/* Pygments (friendly) */\n" + code_colours
 
 
 def _copy_font(static: Path) -> None:
-    from pylopdf_fonts_zh_cn import sans_path  # Noto Sans SC Regular, SIL Open Font License 1.1
+    from pylopdf_fonts_zh_cn import (
+        sans_path,  # Noto Sans SC Regular, SIL Open Font License 1.1
+    )
 
     font = Path(sans_path())
     target = static / FONT_FILE
@@ -151,7 +153,7 @@ def build_site(build: Path | None = None, out: Path | None = None, sources: list
     ``sources`` are the chapters' Markdown files (default: ``chapters/*.md`` of the checkout);
     each gets a page, from its executed notebook where there is one.
     """
-    from dlbook.notebook_html import mark_failure, notebook_body
+    from dlbook.site.notebook import mark_failure, notebook_body
 
     build = Path(build) if build else build_dir()
     out = Path(out) if out else build / "html"
@@ -196,8 +198,8 @@ def _relative_link(path: Path | None, out: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m dlbook.site [--build DIR] [--out DIR]``: render the site; 1 and a one-line error if it cannot."""
-    parser = argparse.ArgumentParser(prog="python -m dlbook.site", description=__doc__.splitlines()[0])
+    """``python -m dlbook.site.build [--build DIR] [--out DIR]``: render the site; 1 and a one-line error if it cannot."""
+    parser = argparse.ArgumentParser(prog="python -m dlbook.site.build", description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, help="the executed notebooks (default: $DLBOOK_BUILD or build/)")
     parser.add_argument("--out", type=Path, help="the site's folder (default: BUILD/html)")
     args = parser.parse_args(argv)

