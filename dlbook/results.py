@@ -121,6 +121,10 @@ def record_result(
         records.sort(key=lambda r: tuple(str(r.get(k)) for k in KEY))
         with atomic_path(path, suffix=".json") as tmp:
             tmp.write_text(json.dumps(records, indent=2, ensure_ascii=False))
+    if record["headline"]:
+        from dlbook import cache
+
+        cache.note_metric(metric, value)  # the models this chapter trained show what they scored
     _report(record, path.name)
 
 

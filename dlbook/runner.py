@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -81,6 +83,8 @@ class ProgressEcho:
         self.code_cell_numbers = {index: number for number, index in enumerate(code_cell_indices, start=1)}
         self.started = time.perf_counter()
         self.pending = {}  # stream name ("stdout", "stderr") -> the unfinished last line
+        self.cell_began: tuple[int, str, float] | None = None  # the running cell: number, first line, start
+        self.timings: list[dict] = []  # each finished code cell: number, first line, seconds
 
     def cell_started(self, cell, cell_index: int, **_) -> None:
         """Print ``cell 3/14, 0:45 elapsed: <the cell's first line>``."""
@@ -88,6 +92,7 @@ class ProgressEcho:
         first_line = next((line.strip() for line in cell.source.splitlines() if line.strip()), "")
         if len(first_line) > 60:
             first_line = first_line[:57] + "..."
+        self.cell_began = (number, first_line, time.perf_counter())
         elapsed = _clock(time.perf_counter() - self.started)
         self._print(f"{self.CELL_INDENT}cell {number}/{len(self.code_cell_numbers)}, {elapsed} elapsed: {first_line}")
 
@@ -104,8 +109,20 @@ class ProgressEcho:
         for line in lines:
             self._print_output_line(line)
 
+    def cell_finished(self, **_) -> None:
+        """At the end of a cell: print what is left of unfinished lines, and note the cell's time."""
+        self.finish_streams()
+        if self.cell_began is not None:
+            number, first_line, began = self.cell_began
+            self.timings.append({"cell": number, "source": first_line, "seconds": round(time.perf_counter() - began, 1)})
+            self.cell_began = None
+
+    def slowest(self, count: int = 5) -> list[dict]:
+        """The ``count`` slowest cells so far, slowest first."""
+        return sorted(self.timings, key=lambda t: -t["seconds"])[:count]
+
     def finish_streams(self, **_) -> None:
-        """Print what is left of unfinished lines (at the end of a cell)."""
+        """Print what is left of unfinished lines."""
         for name in list(self.pending):
             unfinished = self.pending.pop(name)
             if unfinished:
@@ -120,12 +137,15 @@ class ProgressEcho:
         print(line, file=sys.stdout, flush=True)
 
 
-def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
-    """Execute one chapter with the current environment into ``build/NN_slug.ipynb``.
+def execute_chapter(path: Path, cell_timeout: int = 3600, output: Path | None = None) -> Path:
+    """Execute one chapter with the current environment into ``output`` (default
+    ``build/NN_slug.ipynb``).
 
     The kernel's working directory is ``chapters/``. While it runs, the progress of each code cell
-    and the cells' printed output are echoed to stdout (see :class:`ProgressEcho`). If a cell
-    fails, the notebook is still written (up to the failing cell) and the error is raised.
+    and the cells' printed output are echoed to stdout (see :class:`ProgressEcho`); at the end, its
+    slowest cells with their times (also written beside the notebook as ``.timings.json``: where
+    the chapter's time goes). If a cell fails, the notebook is still written (up to the failing
+    cell) and the error is raised.
 
     The kernel process's own terminal output goes to ``build/NN_slug.kernel.log``: ipykernel
     copies what libraries write to file descriptors 1 and 2 (TensorFlow's C++ log, say) both into
@@ -147,7 +167,7 @@ def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
             return super().output(outs, msg, display_id, cell_index)
 
     notebook = jupytext.read(path)
-    output = build_dir() / f"{path.stem}.ipynb"
+    output = output or build_dir() / f"{path.stem}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     client = EchoingClient(
         notebook,
@@ -157,19 +177,31 @@ def execute_chapter(path: Path, cell_timeout: int = 3600) -> Path:
     )
     echo = client.echo = ProgressEcho([i for i, cell in enumerate(notebook.cells) if _will_run(client, cell)])
     client.on_cell_execute = echo.cell_started
-    client.on_cell_executed = echo.finish_streams
+    client.on_cell_executed = echo.cell_finished
     try:
-        with open(kernel_log_path(path), "w") as kernel_log:
+        with open(kernel_log_path(output), "w") as kernel_log:
             client.execute(stdout=kernel_log, stderr=subprocess.STDOUT)
     finally:
         echo.finish_streams()
         nbformat.write(notebook, output)
+        timings = {"total_seconds": round(time.perf_counter() - echo.started, 1), "cells": echo.timings}
+        output.with_suffix(".timings.json").write_text(json.dumps(timings, indent=1), encoding="utf-8")
+        print(format_slowest(echo.slowest(), timings["total_seconds"]), flush=True)
     return output
 
 
-def kernel_log_path(path: Path) -> Path:
-    """Where :func:`execute_chapter` keeps the terminal output of chapter ``path``'s kernel."""
-    return build_dir() / f"{path.stem}.kernel.log"
+def format_slowest(slowest: list[dict], total_seconds: float) -> str:
+    """The slowest cells as lines: ``cell 7  2:31  43 %  model.fit(...``."""
+    lines = [f"    slowest cells (of {_clock(total_seconds)} in all):"]
+    for timing in slowest:
+        share = timing["seconds"] / total_seconds if total_seconds else 0.0
+        lines.append(f"      cell {timing['cell']:>3}  {_clock(timing['seconds']):>7}  {share:4.0%}  {timing['source']}")
+    return "\n".join(lines)
+
+
+def kernel_log_path(output: Path) -> Path:
+    """Where :func:`execute_chapter` keeps the terminal output of the kernel that wrote ``output``."""
+    return output.with_suffix(".kernel.log")
 
 
 def _will_run(client, cell) -> bool:
@@ -178,21 +210,45 @@ def _will_run(client, cell) -> bool:
     return cell.cell_type == "code" and bool(cell.source.strip()) and client.skip_cells_with_tag not in tags
 
 
-def run_chapters(paths: list[Path]) -> list[tuple[Path, str | None]]:
-    """Execute chapters one after another; returns ``(path, error or None)`` for each."""
+def seed_output(path: Path, seed: int) -> Path:
+    """Where a run of chapter ``path`` with ``seed`` goes when it is not the first of several seeds:
+    ``build/seeds/NN_slug-seed1.ipynb`` (the first seed's run is ``build/NN_slug.ipynb``)."""
+    return build_dir() / "seeds" / f"{path.stem}-seed{seed}.ipynb"
+
+
+def run_chapters(paths: list[Path], seeds: list[int] | None = None) -> list[tuple[Path, int | None, str | None]]:
+    """Execute chapters one after another, each once per seed of ``seeds`` (``$DLBOOK_SEED`` set
+    for its kernel; None: once, with the environment's seed). Returns ``(path, seed, error or
+    None)`` for each run. The first seed's notebook is ``build/NN_slug.ipynb``, the others'
+    :func:`seed_output`; ``record_result`` keeps every seed's result apart."""
     outcomes = []
-    for path in paths:
-        print(f"==> {path.name}: {chapter_title(path)}", flush=True)
-        start = time.perf_counter()
-        try:
-            output = execute_chapter(path)
-        except Exception as error:  # noqa: BLE001 - report and go on with the next chapter
-            summary = str(error).strip().splitlines()
-            message = summary[-1] if summary else type(error).__name__
-            print(f"    FAILED after {time.perf_counter() - start:.0f} s: {message}\n"
-                  f"    (the kernel's own output, e.g. why it died: {kernel_log_path(path)})", flush=True)
-            outcomes.append((path, message))
+    saved_seed = os.environ.get("DLBOOK_SEED")
+    try:
+        for path in paths:
+            for index, seed in enumerate(seeds or [None]):
+                label = "" if seed is None else f" (seed {seed})"
+                print(f"==> {path.name}{label}: {chapter_title(path)}", flush=True)
+                if seed is not None:
+                    os.environ["DLBOOK_SEED"] = str(seed)
+                output = build_dir() / f"{path.stem}.ipynb" if index == 0 else seed_output(path, seed)
+                outcomes.append((path, seed, _run_one(path, output)))
+    finally:
+        if saved_seed is None:
+            os.environ.pop("DLBOOK_SEED", None)
         else:
-            print(f"    done in {time.perf_counter() - start:.0f} s -> {output}", flush=True)
-            outcomes.append((path, None))
+            os.environ["DLBOOK_SEED"] = saved_seed
     return outcomes
+
+
+def _run_one(path: Path, output: Path) -> str | None:
+    start = time.perf_counter()
+    try:
+        execute_chapter(path, output=output)
+    except Exception as error:  # noqa: BLE001 - report and go on with the next chapter
+        summary = str(error).strip().splitlines()
+        message = summary[-1] if summary else type(error).__name__
+        print(f"    FAILED after {time.perf_counter() - start:.0f} s: {message}\n"
+              f"    (the kernel's own output, e.g. why it died: {kernel_log_path(output)})", flush=True)
+        return message
+    print(f"    done in {time.perf_counter() - start:.0f} s -> {output}", flush=True)
+    return None

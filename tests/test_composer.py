@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import dlbook
+from dlbook import apps, cache
 from dlbook.music import composer, counting, events, midi, pianoroll
 
 TINY = dict(units=8, layers=1, dropout=0.0, input_dropout=0.0, transpose=1, batch_size=64, learning_rate=1e-2,
@@ -24,7 +25,7 @@ def fast():
 @pytest.fixture
 def tiny_recipe(real_data, fast, monkeypatch):
     """Fast mode, an empty model cache, and a chorale recipe that trains in seconds."""
-    monkeypatch.setattr(composer, "chorale_recipe", lambda: dict(TINY))
+    monkeypatch.setattr(composer, "chorale_recipe", lambda mode=None: dict(TINY))
     return real_data
 
 
@@ -187,23 +188,24 @@ def test_temperature_sharpens_or_flattens_the_probabilities():
 # --- The app ---------------------------------------------------------------------------------------
 
 
-def test_the_cache_file_follows_the_recipe(tiny_recipe, monkeypatch):
-    path = composer.chorale_model_path()
-    assert path.name.startswith("chorale_lstm-fast-") and path.suffix == ".keras"
-    monkeypatch.setattr(composer, "chorale_recipe", lambda: dict(TINY, units=16))
-    assert composer.chorale_model_path() != path
+def test_the_cache_entry_follows_the_recipe(tiny_recipe, monkeypatch):
+    entry = cache.entry_for(composer.CHORALE_LSTM)
+    assert entry.id.startswith("chorale_lstm/fast-")
+    monkeypatch.setattr(composer, "chorale_recipe", lambda mode=None: dict(TINY, units=16))
+    assert cache.entry_for(composer.CHORALE_LSTM) != entry
 
 
 def test_compose_trains_once_then_loads_and_writes_midi_and_wav(tiny_recipe, tmp_path, monkeypatch, capsys):
     tmp_path = tmp_path / "out"  # the model cache is in tmp_path too
     tmp_path.mkdir()
     out = tmp_path / "chorale.mid"
-    result = composer.compose(out, seconds=6, temperature=0.8, seed=3, wav=tmp_path / "chorale.wav")
-    assert composer.chorale_model_path().is_file()
-    assert capsys.readouterr().out == ""  # quiet unless verbose
-    assert result["midi"] == out and result["frames"] == 10 and result["seconds"] == pytest.approx(6.0)
+    result = apps.compose(out, seconds=6, temperature=0.8, seed=3, wav=tmp_path / "chorale.wav")
+    assert cache.entry_for(composer.CHORALE_LSTM).exists()
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no cached chorale LSTM" in captured.err  # progress on stderr only
+    assert result.midi == out and result.frames == 10 and result.seconds == pytest.approx(6.0)
     midi_file = mido.MidiFile(str(out))
-    assert sum(m.type == "note_on" for m in midi_file.tracks[0]) == result["notes"] > 0
+    assert sum(m.type == "note_on" for m in midi_file.tracks[0]) == result.notes > 0
     roll = midi.midi_to_roll(out)
     assert len(roll) <= 10 and roll[0].sum() == 4  # the opening chord
     import wave
@@ -216,38 +218,27 @@ def test_compose_trains_once_then_loads_and_writes_midi_and_wav(tiny_recipe, tmp
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not mkstemp's 0600
 
     monkeypatch.setattr(composer, "train_chorale_model", lambda *a, **k: pytest.fail("the cached model should load"))
-    again = composer.compose(tmp_path / "again.midi", seconds=6, temperature=0.8, seed=3, verbose=True)
+    again = apps.compose(tmp_path / "again.midi", seconds=6, temperature=0.8, seed=3)
     assert midi.midi_to_roll(tmp_path / "again.midi").tolist() == roll.tolist()  # same seed, same piece
-    assert again["wav"] is None and "Loaded the chorale LSTM" in capsys.readouterr().out
+    assert again.wav is None and "dlbook: using chorale_lstm trained in fast mode" in capsys.readouterr().err
 
 
-def test_compose_refuses_bad_arguments_before_loading_a_model(tiny_recipe, tmp_path, monkeypatch):
-    monkeypatch.setattr(composer, "load_chorale_model", lambda *a, **k: pytest.fail("no model for bad input"))
-    tmp_path = tmp_path / "out"
-    tmp_path.mkdir()
-    out = tmp_path / "c.mid"
-    for kwargs, error, message in (
-        (dict(temperature=0), ValueError, "--temperature must be positive, got 0"),
-        (dict(temperature=-1.0), ValueError, "--temperature must be positive"),
-        (dict(seconds=0), ValueError, "--seconds must be more than 0"),
-        (dict(seconds=float("nan")), ValueError, "--seconds must be more than 0"),
-        (dict(seconds=601), ValueError, "at most 600"),
-    ):
-        with pytest.raises(error, match=message):
-            composer.compose(out, **kwargs)
-    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
-        composer.compose(tmp_path / "missing" / "c.mid")
-    (tmp_path / "folder.mid").mkdir()
-    with pytest.raises(ValueError, match="is a folder"):
-        composer.compose(tmp_path / "folder.mid")
-    with pytest.raises(ValueError, match="should end in .mid or .midi"):
-        composer.compose(tmp_path / "c.txt")
-    with pytest.raises(ValueError, match="--wav .* should end in .wav"):
-        composer.compose(out, wav=tmp_path / "c.mp3")
-    monkeypatch.setattr(os, "access", lambda *a: False)
-    with pytest.raises(ValueError, match="cannot write in the folder"):
-        composer.compose(out)
-    assert list(tmp_path.iterdir()) == [tmp_path / "folder.mid"]
+def test_the_midi_file_plays_at_the_musics_tempo_in_four_four(tmp_path):
+    """A JSB frame is a quarter note of 0.6 s: 100 beats a minute, so each note sits on the beat grid."""
+    notes = [midi.Note(60, 0.0, 0.6), midi.Note(64, 0.6, 1.2), midi.Note(67, 1.8, 0.6)]
+    midi.notes_to_midi(notes, tmp_path / "tempo.mid")
+    midi_file = mido.MidiFile(str(tmp_path / "tempo.mid"))
+    meta = {m.type: m for m in midi_file.tracks[0] if m.is_meta}
+    assert mido.tempo2bpm(meta["set_tempo"].tempo) == pytest.approx(100)
+    assert (meta["time_signature"].numerator, meta["time_signature"].denominator) == (4, 4)
+    ticks, starts = 0, []
+    for message in midi_file.tracks[0]:
+        ticks += message.time
+        if message.type == "note_on":
+            starts.append(ticks)
+    assert [t / midi_file.ticks_per_beat for t in starts] == [0, 1, 3]  # on the beats
+    assert [(n.pitch, n.start, n.duration) for n in midi.midi_to_notes(midi_file)] == [
+        (n.pitch, pytest.approx(n.start), pytest.approx(n.duration)) for n in notes]
 
 
 def test_a_failed_write_leaves_no_file(tiny_recipe, tmp_path, monkeypatch):
@@ -257,29 +248,9 @@ def test_a_failed_write_leaves_no_file(tiny_recipe, tmp_path, monkeypatch):
     out.write_bytes(b"old")
 
     def broken(notes, path, **options):
-        path.write_bytes(b"partial")
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(midi, "notes_to_midi", broken)
-    with pytest.raises(OSError, match="disk full"):
-        composer.compose(out, seconds=2)
+    with pytest.raises(apps.InvalidInput, match=f"could not write {out}: No space left on device"):
+        apps.compose(out, seconds=2)
     assert out.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["c.mid"]
-
-
-def test_the_cli_writes_a_midi_that_mido_reads_and_reports_bad_input_in_one_line(fast, tmp_path, monkeypatch, capsys):
-    from dlbook import cli
-
-    keras.utils.set_random_seed(0)
-    untrained = composer.chorale_model(TINY)  # the CLI's work, not the model's, is under test
-    monkeypatch.setattr(composer, "load_chorale_model", lambda *a, **k: untrained)
-    out = tmp_path / "chorale.mid"
-    assert cli.main(["compose", "-o", str(out), "--seconds", "3", "--seed", "2", "--wav", str(tmp_path / "c.wav")]) == 0
-    printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith(f"{out}\t") and printed[1] == str(tmp_path / "c.wav")
-    assert mido.MidiFile(str(out)).length == pytest.approx(3.0, abs=0.7)
-    for argv, message in ((["-o", str(tmp_path / "c.txt")], "should end in .mid"),
-                          (["-o", str(out), "--temperature", "0"], "--temperature must be positive"),
-                          (["-o", str(out), "--seconds", "-2"], "--seconds must be more than 0")):
-        assert cli.main(["compose", *argv]) == 2
-        error = capsys.readouterr().err
-        assert error.startswith("dlbook: error:") and message in error and error.count("\n") == 1

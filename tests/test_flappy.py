@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook import cache
+from dlbook import apps, cache
 from dlbook.config import setup
 from dlbook.rl import flappy
 
@@ -122,17 +122,18 @@ def test_recipes_differ_by_mode():
     assert full["steps"] > fast["steps"] and not full["pixels"]
     assert flappy.recipe(pixels=True)["pixels"]
     assert flappy.build(flappy.recipe(pixels=True)).output_shape == (None, 2)
-    assert flappy.agent_path(full) != flappy.agent_path(fast)
+    assert cache.entry_for(flappy.cached_agent(full)) != cache.entry_for(flappy.cached_agent(fast))
+    assert flappy.recipe(mode="fast") == fast and cache.entry_for(flappy.cached_agent()).mode == "full"
 
 
 def test_train_agent_resumes_from_its_checkpoint(empty_cache):
     settings = dict(flappy.recipe(), units=[8], envs=4, buffer_size=400, batch_size=8, warmup=40,
                     target_every=10, epsilon_decay=100, steps=160, checkpoint_every=10_000)
-    path = flappy.agent_path(settings)
+    entry = cache.entry_for(flappy.cached_agent(settings))
     _, history = flappy.train_agent(settings, until=80, progress=False)
-    assert history.step == 80 and flappy.checkpoint_path(path).is_file() and not path.is_file()
+    assert history.step == 80 and (cache.work_folder(entry) / "checkpoint.npz").is_file() and not entry.exists()
     agent, history = flappy.train_agent(settings, progress=False)
-    assert history.step == 160 and path.is_file()  # finished: the Q-network is cached for the app
+    assert history.step == 160 and entry.exists()  # finished: the Q-network is cached for the app
     assert int(agent.online.optimizer.iterations) == (160 - 40) // 4 + 1
 
 
@@ -153,23 +154,24 @@ def test_gif_is_animated_and_written_atomically(tmp_path):
 
 def test_play_rejects_bad_input_before_any_work(empty_cache):
     isolated = empty_cache
-    with pytest.raises(ValueError, match="--episodes must be at least 1"):
-        flappy.play(episodes=0)
-    with pytest.raises(ValueError, match=r"\.gif"):
-        flappy.play(gif=isolated / "game.png")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        flappy.play(gif=isolated / "missing" / "game.gif")
-    with pytest.raises(ValueError, match="is a folder"):
-        (isolated / "folder.gif").mkdir()
-        flappy.play(gif=isolated / "folder.gif")
-    assert not flappy.agent_path().exists()  # nothing was trained
+    for kwargs, message in ((dict(episodes=0), "episodes must be between 1 and 100, got 0"),
+                            (dict(episodes=1000), "episodes must be between 1 and 100, got 1000"),
+                            (dict(seed=-1), "seed must be a whole number from 0"),
+                            (dict(gif=isolated / "game.png"), r"should end in \.gif"),
+                            (dict(gif=isolated / "missing" / "game.gif"), "does not exist; create it first")):
+        with pytest.raises(apps.InvalidInput, match=message):
+            apps.play(**kwargs)
+    (isolated / "folder.gif").mkdir()
+    with pytest.raises(apps.InvalidInput, match="is a folder"):
+        apps.play(gif=isolated / "folder.gif")
+    assert cache.list_entries() == []  # nothing was trained
 
 
 def test_play_command_with_a_cached_agent(empty_cache, capsys):
     from dlbook.cli import main
 
     isolated = empty_cache
-    cache.save_model(flappy.feature_q_network(flappy.recipe()["units"]), flappy.agent_path())  # untrained
+    cache.save(flappy.cached_agent(), flappy.feature_q_network(flappy.recipe()["units"]))  # untrained
     gif = isolated / "out.gif"
     assert main(["play", "--episodes", "2", "--gif", str(gif), "--seed", "3"]) == 0
     out = capsys.readouterr().out.splitlines()

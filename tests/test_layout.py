@@ -91,7 +91,7 @@ def test_no_import_cycles():
 
 
 @pytest.mark.parametrize("module", ["dlbook.text.chinese", "dlbook.text.vocabulary", "dlbook.settings",
-                                    "dlbook.cli", "dlbook.results"])
+                                    "dlbook.cli", "dlbook.results", "dlbook.apps", "dlbook.cache"])
 def test_light_modules_do_not_load_keras(module):
     """Segmenting Chinese, checking settings or starting the command line does not wait for Keras."""
     code = f"import sys, {module}; print('keras' in sys.modules)"

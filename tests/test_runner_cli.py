@@ -130,11 +130,36 @@ def test_run_chapters_reports_each_outcome_and_goes_on(isolated, tmp_path, capsy
     good.write_text("# Good\n\n```python\nprint('fine')\n```\n")
     bad.write_text("# Bad\n\n```python\nraise ValueError('no good')\n```\n")
     outcomes = runner.run_chapters([bad, good])
-    assert outcomes[0][0] == bad and "no good" in outcomes[0][1]
-    assert outcomes[1] == (good, None)
+    assert outcomes[0][:2] == (bad, None) and "no good" in outcomes[0][2]
+    assert outcomes[1] == (good, None, None)
     out = capsys.readouterr().out
     assert "==> 02_bad.md: Bad" in out and "FAILED" in out and "done in" in out
-    assert f"(the kernel's own output, e.g. why it died: {runner.kernel_log_path(bad)})" in out
+    bad_log = runner.kernel_log_path(isolated / "build" / "02_bad.ipynb")
+    assert f"(the kernel's own output, e.g. why it died: {bad_log})" in out
+
+
+def test_run_chapters_runs_once_per_seed_and_keeps_each_notebook(isolated, tmp_path, capsys, monkeypatch):
+    chapter = tmp_path / "01_seeds.md"
+    chapter.write_text("# Seeds\n\n```python\nimport os\nprint('seed', os.environ['DLBOOK_SEED'])\n```\n")
+    monkeypatch.setenv("DLBOOK_SEED", "7")
+    outcomes = runner.run_chapters([chapter], seeds=[42, 1])
+    assert outcomes == [(chapter, 42, None), (chapter, 1, None)]
+    out = capsys.readouterr().out
+    assert "==> 01_seeds.md (seed 42): Seeds" in out and "      seed 42" in out and "      seed 1" in out
+    first, second = isolated / "build" / "01_seeds.ipynb", runner.seed_output(chapter, 1)
+    assert second == isolated / "build" / "seeds" / "01_seeds-seed1.ipynb"
+    assert "seed 42" in first.read_text() and "seed 1" in second.read_text()
+    assert os.environ["DLBOOK_SEED"] == "7"  # the caller's seed is back
+
+
+def test_cli_run_passes_seeds_and_refuses_bad_ones(isolated, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(runner, "run_chapters", lambda paths, seeds: calls.append(seeds) or [])
+    assert cli.main(["run", "02", "--seeds", "42,1,2"]) == 0 and calls == [[42, 1, 2]]
+    for bad in ("4x", "1,1", "-1", ","):
+        assert cli.main(["run", "02", "--seeds", bad]) == 2
+        assert capsys.readouterr().err.startswith("dlbook: error: --seeds takes")
+    assert calls == [[42, 1, 2]]
 
 
 def test_execute_chapter_streams_each_cell_and_its_output(isolated, tmp_path, capsys):
@@ -153,11 +178,16 @@ def test_execute_chapter_streams_each_cell_and_its_output(isolated, tmp_path, ca
     second = next(i for i, line in enumerate(lines) if line.startswith("    cell 2/2, "))
     assert lines[second].endswith(" elapsed: print('to stderr', file=sys.stderr)")
     # The kernel sends stdout and stderr separately, so their relative order may vary.
-    assert sorted(lines[second + 1:]) == ["      step 2", "      to stderr"]
-    kernel_log = runner.kernel_log_path(chapter)
+    slowest = next(i for i, line in enumerate(lines) if line.startswith("    slowest cells"))
+    assert sorted(lines[second + 1:slowest]) == ["      step 2", "      to stderr"]
+    kernel_log = runner.kernel_log_path(isolated / "build" / "01_chatty.ipynb")
     assert kernel_log == isolated / "build" / "01_chatty.kernel.log"
     assert "the kernel process itself says this" in kernel_log.read_text()
     assert not any("the kernel process itself" in line for line in lines)
+    # It ends with the slowest cells (and writes all cells' times beside the notebook).
+    assert any(line.startswith("    slowest cells (of 0:") for line in lines)
+    timings = json.loads((isolated / "build" / "01_chatty.timings.json").read_text())
+    assert [t["cell"] for t in timings["cells"]] == [1, 2] and timings["total_seconds"] >= 0
 
 
 def test_progress_echo_prints_finished_lines_as_a_terminal_would_show_them(capsys):
@@ -171,6 +201,19 @@ def test_progress_echo_prints_finished_lines_as_a_terminal_would_show_them(capsy
     assert capsys.readouterr().out == "      no newline\n"
     echo.finish_streams()
     assert capsys.readouterr().out == ""
+
+
+def test_progress_echo_times_each_cell_and_lists_the_slowest(capsys):
+    import nbformat
+
+    echo = runner.ProgressEcho(code_cell_indices=[0, 1])
+    for index, source in enumerate(["fast()", "slow()"]):
+        echo.cell_started(nbformat.v4.new_code_cell(source), cell_index=index)
+        echo.cell_finished()
+    echo.timings[1]["seconds"] = 90.0  # as if slow() had taken a minute and a half
+    assert [t["source"] for t in echo.slowest()] == ["slow()", "fast()"]
+    text = runner.format_slowest(echo.slowest(1), total_seconds=100.0)
+    assert text.splitlines() == ["    slowest cells (of 1:40 in all):", "      cell   2     1:30   90%  slow()"]
 
 
 def test_progress_echo_numbers_code_cells_and_shortens_long_first_lines(capsys):
@@ -190,7 +233,7 @@ def test_progress_echo_numbers_code_cells_and_shortens_long_first_lines(capsys):
 ])
 def test_cli_run_rejects_a_bad_setting_before_starting_any_kernel(isolated, monkeypatch, capsys,
                                                                  variable, value, allowed):
-    def must_not_run(paths):
+    def must_not_run(paths, seeds):
         raise AssertionError("a kernel was started despite the bad setting")
 
     monkeypatch.setattr(runner, "run_chapters", must_not_run)
@@ -216,7 +259,7 @@ def test_cli_run_says_how_to_install_a_missing_backend(isolated, monkeypatch, ca
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "jax" else real_find_spec(name))
-    monkeypatch.setattr(runner, "run_chapters", lambda paths: pytest.fail("a kernel was started without jax"))
+    monkeypatch.setattr(runner, "run_chapters", lambda paths, seeds: pytest.fail("a kernel was started without jax"))
     assert cli.main(["run", "02", "--backend", "jax"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dlbook: error: $KERAS_BACKEND is 'jax', but jax is not installed in this environment")
@@ -225,7 +268,8 @@ def test_cli_run_says_how_to_install_a_missing_backend(isolated, monkeypatch, ca
 
 def test_cli_run_accepts_good_settings_and_lets_flags_override_the_environment(isolated, monkeypatch, capsys):
     started = []
-    monkeypatch.setattr(runner, "run_chapters", lambda paths: started.extend(paths) or [(p, None) for p in paths])
+    monkeypatch.setattr(runner, "run_chapters",
+                        lambda paths, seeds: started.extend(paths) or [(p, None, None) for p in paths])
     monkeypatch.setenv("DLBOOK_MODE", "foo")
     monkeypatch.setenv("DLBOOK_PRECISION", "mixed_bfloat16")
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
@@ -244,7 +288,7 @@ BACKEND_AT_START = os.environ.get("KERAS_BACKEND")
 
 
 def test_cli_run_backend_flag_sets_the_environment_of_its_kernels(isolated, monkeypatch):
-    monkeypatch.setattr(runner, "run_chapters", lambda paths: [(p, None) for p in paths])
+    monkeypatch.setattr(runner, "run_chapters", lambda paths, seeds: [(p, None, None) for p in paths])
     assert cli.main(["run", "02", "--backend", "torch"]) == 0
     assert os.environ["KERAS_BACKEND"] == "torch"  # direct write: the kernels it starts inherit it
 

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from dlbook import cli
+import dlbook
+from dlbook import apps, cache, cli
 from dlbook.text import chinese, sentiment
 from dlbook.text.vocabulary import Vocabulary
 
@@ -101,10 +102,10 @@ def trained_classifier():
 @pytest.fixture
 def cached_classifier(isolated, trained_classifier):
     """The tiny classifier, saved in an empty model cache where the app looks for chapter 04's model."""
-    classifier = trained_classifier
-    path = sentiment.save_sentiment_classifier(classifier)
-    assert path.is_file() and path.with_suffix(".vocabulary.json").is_file()
-    return classifier
+    dlbook.setup(mode="fast", verbose=False)
+    entry = cache.save(sentiment.CLASSIFIER, trained_classifier)
+    assert sorted(p.name for p in entry.folder.iterdir()) == ["entry.json", "model.keras", "vocabulary.json"]
+    return trained_classifier
 
 
 def test_a_classifier_gives_every_text_a_probability(cached_classifier):
@@ -117,12 +118,11 @@ def test_a_classifier_gives_every_text_a_probability(cached_classifier):
         cached_classifier.predict("一个字符串")
 
 
-def test_sentiment_loads_the_cached_classifier_once(cached_classifier, monkeypatch):
+def test_the_app_uses_the_cached_classifier(cached_classifier, capsys):
     expected = cached_classifier.predict(["很好，很满意", "很差"])
-    np.testing.assert_allclose(sentiment.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
-    loads = []
-    monkeypatch.setattr(sentiment, "load_sentiment_classifier", lambda verbose: loads.append(1))
-    assert sentiment.sentiment("很好").shape == (1,) and not loads  # the second call reuses the loaded model
+    np.testing.assert_allclose(apps.sentiment(["很好，很满意", "很差"]), expected, rtol=1e-5)
+    assert "dlbook: using sentiment_classifier trained in fast mode" in capsys.readouterr().err
+    assert len(apps.sentiment("很好", progress=False)) == 1 and capsys.readouterr().err == ""
 
 
 def test_cli_sentiment_file_prints_exactly_one_probability_a_line(cached_classifier, tmp_path, capsys):
@@ -143,10 +143,13 @@ def test_cli_sentiment_prints_texts_with_probabilities(cached_classifier, capsys
 def test_cli_sentiment_bad_input_is_a_one_line_error(cached_classifier, tmp_path, capsys):
     binary = tmp_path / "latin1.txt"
     binary.write_bytes("très bien\n".encode("latin-1"))
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
     for argv, message in ((["sentiment", "--file", str(tmp_path / "missing.txt")], "no such file"),
                           (["sentiment", "--file", str(binary)], "not UTF-8"),
-                          (["sentiment", "--file", str(tmp_path)], "a folder, not a file"),
-                          (["sentiment"], "give texts"),
+                          (["sentiment", "--file", str(tmp_path)], "is a folder"),
+                          (["sentiment", "--file", str(empty)], "is empty"),
+                          (["sentiment"], "give reviews on the command line"),
                           (["sentiment", "好", "--file", str(binary)], "not both")):
         assert cli.main(argv) == 2
         captured = capsys.readouterr()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlbook import paths
+from dlbook import apps, paths
 from dlbook.data import fetch
 from dlbook.vision import images, style, vgg
 
@@ -268,16 +268,17 @@ def test_losses_are_float32_and_finite_under_mixed_bfloat16():
 
 def test_stylize_end_to_end(real_data, tmp_path):
     content = fetch("content_images_cc0", "chelsea.png")
-    output = tmp_path / "out" / "chelsea.png"
-    result = style.stylize(content, "starry_night", output, size=48, steps=3, progress=False)
+    output = tmp_path / "chelsea.png"
+    result = apps.stylize(content, "starry_night", output, size=48, steps=3, progress=False)
     written = np.asarray(Image.open(output))
     assert written.shape == (32, 48, 3)  # chelsea.png is 451×300: the longer side 48
-    assert written.dtype == np.uint8 and len(result.losses) <= 4 and result.losses[-1] <= result.losses[0]
+    assert written.dtype == np.uint8 and result.output == output and (result.width, result.height) == (48, 32)
+    assert result.iterations <= 3 and result.style_ratio < 1 and result.content_ratio > 0
     # A style given as a file works too, and an RGBA photo.
     photo = tmp_path / "rgba.png"
     Image.new("RGBA", (30, 20), (0, 120, 200, 128)).save(photo)
-    style.stylize(photo, fetch("style_images_pd", "the_scream.jpg"), tmp_path / "b.jpg", size=32, steps=1,
-                  progress=False)
+    apps.stylize(photo, fetch("style_images_pd", "the_scream.jpg"), tmp_path / "b.jpg", size=32, steps=1,
+                 progress=False)
     assert Image.open(tmp_path / "b.jpg").size == (48, 32)
 
 
@@ -289,6 +290,7 @@ def test_bundled_paintings_and_photos(real_data):
     for name in style.PHOTOS:
         assert max(style.photo(name, 48).shape[:2]) == 48
     assert style.style_source("shipwreck").name == "shipwreck.jpg"
+    assert apps.PAINTINGS == style.PAINTINGS  # the app's list (known without loading Keras) is the chapter's
 
 
 def test_transfer_rejects_bad_options():
@@ -337,7 +339,7 @@ def _awkward_photo(kind, folder):
 def test_stylize_takes_awkward_photos(real_data, tmp_path, kind):
     path, shape = _awkward_photo(kind, tmp_path / "photos")
     output = path.parent / "out.png"
-    style.stylize(path, "the_scream", output, size=48, steps=1, progress=False)
+    apps.stylize(path, "the_scream", output, size=48, steps=1, progress=False)
     written = Image.open(output)
     assert written.mode == "RGB" and np.asarray(written).shape == (*shape, 3)
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, "out.png"])  # no temporary left
@@ -347,22 +349,25 @@ def test_stylize_bad_inputs_are_clear_errors(real_data, tmp_path):
     content = fetch("content_images_cc0", "coffee.png")
     text = tmp_path / "photo.png"
     text.write_text("hello")
+    (tmp_path / "folder.png").mkdir()
     cases = [
-        ((content, "starry_night", text / "o.png"), ValueError, "is not a writable folder"),
-        ((tmp_path / "missing.jpg", "starry_night", tmp_path / "o.png"), FileNotFoundError, "No image at"),
-        ((text, "starry_night", tmp_path / "o.png"), ValueError, "not an image that Pillow can read"),
-        ((content, "van_gogh", tmp_path / "o.png"), ValueError, "Unknown style 'van_gogh'.*starry_night"),
-        ((content, tmp_path / "style.jpg", tmp_path / "o.png"), FileNotFoundError, "No style image at"),
-        ((content, "starry_night", tmp_path / "o.txt"), ValueError, "unknown extension"),
-        ((content, "starry_night", tmp_path), ValueError, "unknown extension|it is a folder"),
+        ((content, "starry_night", text / "o.png"), "the folder .*photo.png does not exist"),
+        ((tmp_path / "missing.jpg", "starry_night", tmp_path / "o.png"), "No image at"),
+        ((text, "starry_night", tmp_path / "o.png"), "not an image that Pillow can read"),
+        ((content, "van_gogh", tmp_path / "o.png"), "style 'van_gogh' is neither a bundled painting .*starry_night"),
+        ((content, tmp_path / "style.jpg", tmp_path / "o.png"), "is neither a bundled painting"),
+        ((content, "starry_night", tmp_path / "o.txt"), r"should end in \.png or \.jpg or \.jpeg"),
+        ((content, "starry_night", tmp_path / "folder.png"), "is a folder"),
     ]
-    for args, error, message in cases:
-        with pytest.raises(error, match=message):
-            style.stylize(*args, size=32, steps=1, progress=False)
-    with pytest.raises(ValueError, match="--size must be at least 32"):
-        style.stylize(content, "starry_night", tmp_path / "o.png", size=8, steps=1)
-    with pytest.raises(ValueError, match="--steps must be at least 1"):
-        style.stylize(content, "starry_night", tmp_path / "o.png", size=32, steps=0)
+    for args, message in cases:
+        with pytest.raises(apps.InvalidInput, match=message):
+            apps.stylize(*args, size=32, steps=1, progress=False)
+    for size, steps, message in ((8, 1, "size must be between 32 and 1024, got 8"),
+                                 (5000, 1, "size must be between 32 and 1024, got 5000"),
+                                 (32, 0, "steps must be between 1 and 2000, got 0"),
+                                 (32, 1.5, "steps must be a whole number")):
+        with pytest.raises(apps.InvalidInput, match=message):
+            apps.stylize(content, "starry_night", tmp_path / "o.png", size=size, steps=steps)
     assert not (tmp_path / "o.png").exists()
 
 

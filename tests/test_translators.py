@@ -8,7 +8,7 @@ import keras
 import pytest
 
 import dlbook
-from dlbook import cli
+from dlbook import apps, cache, cli
 from dlbook.translation import recipes
 
 TINY_RNN = dict(kind="rnn", attention="additive", train_size=300, embedding=8, units=8, dropout=0.0, batch_size=64,
@@ -23,7 +23,7 @@ TINY = {"rnn": TINY_RNN, "transformer": TINY_TRANSFORMER}
 def tiny_recipe(real_data, monkeypatch):
     """Fast mode, an empty model cache, and a recipe that trains in seconds on 300 pairs."""
     dlbook.setup(mode="fast", verbose=False)
-    monkeypatch.setattr(recipes, "recipe", lambda kind: dict(TINY[kind]))
+    monkeypatch.setattr(recipes, "recipe", lambda kind, mode=None: dict(TINY[kind]))
     return real_data
 
 
@@ -34,24 +34,26 @@ def test_recipes_name_their_kind_and_reject_others():
         recipes.recipe("lstm")
 
 
-def test_the_cache_file_follows_the_recipe(tiny_recipe, monkeypatch):
-    path = recipes.translator_path("rnn")
-    assert path.name.startswith("translator_rnn-fast-")
-    monkeypatch.setattr(recipes, "recipe", lambda kind: {**TINY_RNN, "units": 16})
-    assert recipes.translator_path("rnn") != path
+def test_the_cache_entry_follows_the_recipe(tiny_recipe, monkeypatch):
+    entry = cache.entry_for(recipes.cached_translator("rnn"))
+    assert entry.id.startswith("translator_rnn/fast-")
+    monkeypatch.setattr(recipes, "recipe", lambda kind, mode=None: {**TINY_RNN, "units": 16})
+    assert cache.entry_for(recipes.cached_translator("rnn")) != entry
+    with pytest.raises(ValueError, match="unknown translator 'gpt'"):
+        recipes.cached_translator("gpt")
 
 
 @pytest.mark.parametrize("kind", recipes.KINDS)
 def test_the_app_trains_once_then_loads_and_always_answers_a_line(kind, tiny_recipe, monkeypatch, tmp_path, capsys):
     odd = ["我们走吧。", "", "   ", "他" * 500, "ñ☃😀", "hello"]
-    first = recipes.translate(odd, model=kind, beam=2)
-    path = recipes.translator_path(kind)
-    assert path.is_file() and set(json.loads(path.with_suffix(".vocabulary.json").read_text("utf-8"))) == {"source", "target"}
+    first = apps.translate(odd, model=kind, beam=2)
+    folder = cache.entry_for(recipes.cached_translator(kind)).folder
+    assert set(json.loads((folder / "vocabularies.json").read_text("utf-8"))) == {"source", "target"}
     assert len(first) == len(odd) and all(isinstance(t, str) and "\n" not in t for t in first)
     assert first[1] == first[2] == ""  # nothing to translate
 
     monkeypatch.setattr(recipes, "train_translator", lambda *a, **k: pytest.fail("the cached model should load"))
-    assert recipes.translate(odd, model=kind, beam=2) == first
+    assert apps.translate(odd, model=kind, beam=2) == first
 
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(odd) + "\n", encoding="utf-8")
@@ -66,15 +68,16 @@ def test_cli_translate_bad_input_is_a_one_line_error(tmp_path, capsys):
     binary.write_bytes("très bien\n".encode("latin-1"))
     for argv, message in ((["translate", "--file", str(tmp_path / "missing.txt")], "no such file"),
                           (["translate", "--file", str(binary)], "not UTF-8"),
-                          (["translate", "--file", str(tmp_path)], "a folder, not a file"),
-                          (["translate"], "give Chinese sentences"),
+                          (["translate", "--file", str(tmp_path)], "is a folder"),
+                          (["translate"], "give sentences on the command line"),
                           (["translate", "好", "--file", str(binary)], "not both"),
-                          (["translate", "好", "--beam", "0"], "--beam must be at least 1")):
+                          (["translate", "好", "--beam", "0"], "beam must be between 1 and 20, got 0"),
+                          (["translate", "好", "--beam", "99"], "beam must be between 1 and 20, got 99")):
         assert cli.main(argv) == 2
         captured = capsys.readouterr()
         assert captured.out == "" and message in captured.err and len(captured.err.strip().splitlines()) == 1
-    with pytest.raises(ValueError, match="unknown model 'gpt'"):
-        recipes.translate(["好"], model="gpt")
+    with pytest.raises(apps.InvalidInput, match="model must be one of rnn, transformer, got 'gpt'"):
+        apps.translate(["好"], model="gpt")
     keras.backend.clear_session()
 
 

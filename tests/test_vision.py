@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dlbook
+from dlbook import cache
 from dlbook.vision import cnn, datasets
 
 
@@ -94,30 +95,23 @@ def test_load_digit_classifier_trains_once_then_loads(fast_mode, monkeypatch):
 
     monkeypatch.setattr(cnn, "train_digit_classifier", small_training)
     first = cnn.load_digit_classifier(verbose=False)
-    path = cnn.classifier_path()
-    assert path.is_file() and path.name.startswith("digit_classifier-fast-")
+    entry = cache.entry_for(cnn.CLASSIFIER)
+    assert entry.exists() and entry.id.startswith("digit_classifier/fast-")
     second = cnn.load_digit_classifier(verbose=False)
     assert len(calls) == 1
     x = striped_digits(8).x_train
     np.testing.assert_allclose(first.predict(x, verbose=0), second.predict(x, verbose=0), atol=1e-5)
-    assert [p.name for p in path.parent.iterdir() if p.suffix == ".keras"] == [path.name]
 
 
-def test_classifier_cache_is_keyed_by_mode_and_recipe(fast_mode):
-    fast_path = cnn.classifier_path()
-    assert cnn.classifier_path() == fast_path  # a second build of the same recipe: same file
+def test_classifier_cache_is_keyed_by_mode_recipe_and_precision(fast_mode):
+    fast_entry = cache.entry_for(cnn.CLASSIFIER)
+    assert cache.entry_for(cnn.CLASSIFIER) == fast_entry  # a second build of the same recipe: same entry
     dlbook.setup(mode="full", verbose=False)
-    assert cnn.classifier_path() != fast_path and "-full-" in cnn.classifier_path().name
-    dlbook.setup(mode="fast", verbose=False)
-    keras.config.set_dtype_policy("mixed_bfloat16")  # trained in another precision: another model
-    assert cnn.classifier_path() != fast_path
-
-
-def test_save_digit_classifier_writes_the_cache(fast_mode):
-    model = cnn.digit_classifier()
-    path = cnn.save_digit_classifier(model)
-    assert path == cnn.classifier_path() and path.is_file()
-    assert keras.saving.load_model(path).count_params() == model.count_params()
+    full_entry = cache.entry_for(cnn.CLASSIFIER)
+    assert full_entry.key != fast_entry.key and full_entry.mode == "full"
+    dlbook.setup(mode="fast", precision="mixed_bfloat16", verbose=False)  # another precision: another model
+    assert cache.entry_for(cnn.CLASSIFIER) != fast_entry
+    assert cnn.classifier_recipe(mode="full") == cnn.classifier_recipe() | {"train_size": 60_000, "epochs": 10}
 
 
 def test_random_shift_moves_whole_images_by_whole_pixels():
@@ -200,15 +194,15 @@ def test_load_mnist(real_data):
 def test_train_digit_classifier_can_save_only_the_modes_recipe(fast_mode):
     with pytest.raises(ValueError, match="only the current mode's recipe"):
         cnn.train_digit_classifier(striped_digits(64), epochs=1, verbose=0, save=True)
-    assert not cnn.classifier_path().exists()
+    assert not cache.entry_for(cnn.CLASSIFIER).exists()
 
 
 def test_train_digit_classifier_saves_the_modes_recipe_to_the_cache(fast_mode, monkeypatch):
     small_recipe = {"train_size": 64, "epochs": 1, "batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3,
-                    "schedule": "cosine", "precision": "float32"}
-    monkeypatch.setattr(cnn, "classifier_recipe", lambda digits=None, epochs=None: small_recipe)
+                    "schedule": "cosine"}
+    monkeypatch.setattr(cnn, "classifier_recipe", lambda digits=None, epochs=None, mode=None: small_recipe)
     model, history = cnn.train_digit_classifier(striped_digits(128), verbose=0, save=True)
-    assert len(history.history["loss"]) == 1 and cnn.classifier_path().is_file()
+    assert len(history.history["loss"]) == 1 and cache.entry_for(cnn.CLASSIFIER).exists()
     loaded = cnn.load_digit_classifier(verbose=False)
     x = striped_digits(8).x_train
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)

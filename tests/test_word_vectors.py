@@ -15,8 +15,9 @@ from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
 import dlbook
-from dlbook import cli
+from dlbook import apps, cache, cli
 from dlbook.text import chinese, corpora
+from dlbook.text import language_models
 from dlbook.text import word_vectors as wv
 
 # A tiny corpus of the novel's words: two households that never meet in one sentence.
@@ -46,22 +47,22 @@ def test_is_chinese_word_rejects_the_placeholders_of_rare_characters():
 
 
 def test_ngram_examples_pad_the_start_of_each_sequence():
-    x, y = wv.ngram_examples([[5, 6, 7], [8]], context=2)
+    x, y = language_models.ngram_examples([[5, 6, 7], [8]], context=2)
     assert x.tolist() == [[0, 0], [0, 5], [5, 6], [0, 0]] and y.tolist() == [5, 6, 7, 8]
-    assert x.dtype == np.int32 and wv.ngram_examples([[5, 6]], context=1)[0].tolist() == [[0], [5]]
+    assert x.dtype == np.int32 and language_models.ngram_examples([[5, 6]], context=1)[0].tolist() == [[0], [5]]
 
 
 def test_perplexity_by_hand():
-    assert wv.perplexity([0.5, 0.25]) == pytest.approx(math.sqrt(8))  # exp(-(ln 1/2 + ln 1/4) / 2)
-    assert wv.perplexity(np.full(7, 1 / 30)) == pytest.approx(30)
+    assert language_models.perplexity([0.5, 0.25]) == pytest.approx(math.sqrt(8))  # exp(-(ln 1/2 + ln 1/4) / 2)
+    assert language_models.perplexity(np.full(7, 1 / 30)) == pytest.approx(30)
     with pytest.raises(ValueError):
-        wv.perplexity([0.5, 0.0])
+        language_models.perplexity([0.5, 0.0])
 
 
 def test_model_perplexity_of_a_uniform_softmax_is_the_vocabulary_size():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(40, kernel_initializer="zeros", activation="softmax")])
     x, y = np.ones((50, 2), "float32"), np.arange(50) % 40
-    assert wv.model_perplexity(model, x, y, batch_size=16) == pytest.approx(40, rel=1e-5)
+    assert language_models.model_perplexity(model, x, y, batch_size=16) == pytest.approx(40, rel=1e-5)
 
 
 # The bigram model
@@ -69,7 +70,7 @@ def test_model_perplexity_of_a_uniform_softmax_is_the_vocabulary_size():
 
 def test_bigram_model_distributions_sum_to_one_over_the_vocabulary():
     ids = [[2, 3, 4, 2, 1], [3, 3, 2], [4]]
-    model = wv.BigramModel(ids, vocab_size=7, discount=0.7)
+    model = language_models.BigramModel(ids, vocab_size=7, discount=0.7)
     for previous in range(7):  # seen contexts, the start (0), and ids never seen (5, 6)
         p = model.distribution(previous)
         assert p.sum() == pytest.approx(1.0) and p[0] == 0 and np.all(p[1:] > 0)
@@ -77,7 +78,7 @@ def test_bigram_model_distributions_sum_to_one_over_the_vocabulary():
 
 def test_bigram_model_matches_kneser_ney_by_hand():
     # Bigrams (0,2) (2,3) (3,2) (2,4): c(2) = 2 with 2 followers; 4 bigram types; N(. w) = 1 for 2, 3, 4.
-    model = wv.BigramModel([[2, 3, 2, 4]], vocab_size=5, discount=0.5)
+    model = language_models.BigramModel([[2, 3, 2, 4]], vocab_size=5, discount=0.5)
     p_cont = {w: (max(n - 0.5, 0) + 0.5 * 3 / 4) / 4 for w, n in {1: 0, 2: 1, 3: 1, 4: 1}.items()}
     assert model.probability(2, 3) == pytest.approx((1 - 0.5) / 2 + 0.5 * 2 / 2 * p_cont[3])
     assert model.probability(2, 1) == pytest.approx(0.5 * 2 / 2 * p_cont[1])
@@ -88,8 +89,8 @@ def test_bigram_model_matches_kneser_ney_by_hand():
 
 def test_bigram_tuned_picks_the_best_validation_discount():
     train, validation = [[2, 3, 4, 2, 3, 5, 2, 3]] * 5, [[2, 3, 5, 2, 4]]
-    model, best = wv.BigramModel.tuned(train, validation, 6, discounts=[0.1, 0.5, 0.9])
-    scores = [wv.BigramModel(train, 6, d).perplexity(validation) for d in (0.1, 0.5, 0.9)]
+    model, best = language_models.BigramModel.tuned(train, validation, 6, discounts=[0.1, 0.5, 0.9])
+    scores = [language_models.BigramModel(train, 6, d).perplexity(validation) for d in (0.1, 0.5, 0.9)]
     assert best == min(scores) and model.discount == [0.1, 0.5, 0.9][int(np.argmin(scores))]
 
 
@@ -202,6 +203,12 @@ def test_save_and_load_round_trip(tmp_path):
 
 
 _train_skipgram = wv.train_skipgram
+_novel_vocabulary = wv.novel_vocabulary
+
+
+def toy_vocabulary(paragraphs=None, min_count=5):
+    """The vocabulary of TOY where the app would look at the whole novel's (no novel to segment)."""
+    return _novel_vocabulary(paragraphs or [(1, words) for words in TOY], 2)
 
 
 def tiny_training():
@@ -210,45 +217,59 @@ def tiny_training():
     return _train_skipgram([(1, words) for words in TOY], settings, verbose=0)
 
 
-def test_vectors_path_is_keyed_by_mode_and_recipe(fast_mode):
-    path = wv.vectors_path()
-    assert path.parent == fast_mode / "models" and path.name.startswith("word_vectors-fast-")
-    assert wv.vectors_path({**wv.recipe(), "epochs": 99}) != path
+def test_the_cache_entry_is_keyed_by_mode_and_recipe(fast_mode, monkeypatch):
+    entry = cache.entry_for(wv.VECTORS)
+    assert entry.id.startswith("word_vectors/fast-") and cache.entry_for(wv.VECTORS, mode="full").key != entry.key
+    monkeypatch.setattr(wv, "recipe", lambda mode=None: {"epochs": 99})
+    assert cache.entry_for(wv.VECTORS).key != entry.key
 
 
-def test_word_vectors_trains_once_then_loads(fast_mode, monkeypatch, capsys):
+def test_the_app_trains_once_then_loads(fast_mode, monkeypatch, capsys):
     calls = []
-    monkeypatch.setattr(wv, "train_skipgram", lambda *args: calls.append(1) or tiny_training())
-    first = wv.word_vectors()
-    assert "No cached word vectors" in capsys.readouterr().err and wv.vectors_path().is_file()
-    second = wv.word_vectors()
-    assert calls == [1] and first.tokens == second.tokens and len(first) == 10
+    monkeypatch.setattr(wv, "train_skipgram", lambda *args, **kwargs: calls.append(1) or tiny_training())
+    monkeypatch.setattr(wv, "novel_vocabulary", toy_vocabulary)
+    first = apps.similar("宝玉", top=3)
+    assert "no cached word vectors" in capsys.readouterr().err and cache.entry_for(wv.VECTORS).exists()
+    second = apps.similar("宝玉", top=3)
+    assert calls == [1] and [w for w, _ in first] == [w for w, _ in second] and len(first) == 3
+    assert [c for _, c in first] == pytest.approx([c for _, c in second], abs=1e-5)
 
 
 def test_cli_similar_prints_neighbours_and_rejects_unknown_words(fast_mode, capsys):
     vectors, model, history = tiny_training()
     assert model.count_params() == 2 * 12 * 8 and len(history.history["loss"]) == 1
-    vectors.save(wv.vectors_path())
+    cache.save(wv.VECTORS, vectors)
     assert cli.main(["similar", "宝玉", "--top", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.split()[0] in vectors and -1 <= float(line.split()[1]) <= 1 for line in lines)
     assert lines[0].split()[0] == vectors.most_similar("宝玉", 1)[0][0]
-    assert cli.main(["similar", "宝黛"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("dlbook: error: '宝黛' is not among the 10 words")
-    assert len(captured.err.splitlines()) == 1 and "宝玉" in captured.err
+    for argv, message in ((["similar", "宝黛"], "'宝黛' is not among the 10 words of the vectors"),
+                          (["similar", "宝玉", "--top", "0"], "top must be between 1 and 100, got 0"),
+                          (["similar", " 宝玉"], "word must be one word of the novel")):
+        assert cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == "" and captured.err.startswith(f"dlbook: error: {message}")
+        assert len(captured.err.splitlines()) == 1
 
 
 def test_cli_similar_trains_first_with_progress_off_stdout(fast_mode, monkeypatch, capsys):
-    def training(*args):
+    def training(*args, **kwargs):
         print("Epoch 1/1")  # what Keras prints while it trains
         return tiny_training()
 
     monkeypatch.setattr(wv, "train_skipgram", training)
+    monkeypatch.setattr(wv, "novel_vocabulary", toy_vocabulary)
     assert cli.main(["similar", "袭人", "--top", "2"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2 and "Epoch" not in captured.out
-    assert "No cached word vectors" in captured.err and "Epoch 1/1" in captured.err
+    assert "no cached word vectors" in captured.err and "Epoch 1/1" in captured.err
+
+
+def test_the_app_checks_the_word_before_training(fast_mode, monkeypatch):
+    monkeypatch.setattr(wv, "train_skipgram", lambda *args, **kwargs: pytest.fail("no training for an unknown word"))
+    monkeypatch.setattr(wv, "novel_vocabulary", toy_vocabulary)
+    with pytest.raises(apps.InvalidInput, match="'宝黛' is not among the words"):
+        apps.similar("宝黛")
 
 
 # Chinese glyphs in chapter 09's figures

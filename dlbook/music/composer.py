@@ -1,4 +1,4 @@
-"""Chapter 10's composers: the book's note-event LSTM, the chorale LSTM, sampling, and the app ``dlbook compose``.
+"""Chapter 10's composers: the book's note-event LSTM, the chorale LSTM, sampling.
 
 * The book's model (:func:`event_model`) reads 30 one-hot events of ``krebs.mid`` and predicts the
   next event's pitch, velocity and Δt with three softmax heads; :func:`event_baselines` gives the
@@ -7,15 +7,14 @@
   of the 88 keys, the probability that it sounds in the next frame (independent sigmoids). It trains
   on whole chorales (:class:`ChoraleBatches`, bucketed by length, randomly transposed) with the
   frame NLL as its loss (:class:`FrameNLL`) and is scored by :func:`chorale_nll`.
-* :func:`sample_rolls` composes by sampling frame after frame at a temperature, and
-  :func:`compose` is the app: it loads the chapter's chorale model from the model cache (training
-  it with the chapter's recipe if the cache has none) and writes a MIDI file (and a WAV file).
+* :func:`sample_rolls` composes by sampling frame after frame at a temperature; :func:`compose_roll`
+  writes a new piece from an opening chord, which the app ``dlbook.apps.compose`` turns into MIDI
+  (and WAV) with the chapter's model from the model cache (:data:`CHORALE_LSTM`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -24,7 +23,6 @@ from keras import layers, ops
 from dlbook import cache
 from dlbook.config import compile_options, pick
 from dlbook.music import events, midi, pianoroll
-from dlbook.paths import atomic_path, can_write_in
 
 # --- The book's event model -------------------------------------------------------------------
 
@@ -90,9 +88,9 @@ class FrameNLL(keras.losses.Loss):
         return -ops.sum(y * ops.log(p) + (1 - y) * ops.log(1 - p), axis=-1)
 
 
-def chorale_recipe() -> dict:
-    """The chapter's recipe of the chorale LSTM in the current mode (the model cache keys on it)."""
-    return pick(
+def chorale_recipe(mode: str | None = None) -> dict:
+    """The chapter's recipe of the chorale LSTM in the current mode or ``mode`` (the model cache keys on it)."""
+    return pick(mode=mode,
         fast=dict(units=128, layers=1, dropout=0.3, input_dropout=0.1, transpose=0, batch_size=16,
                   learning_rate=1e-2, epochs=15, patience=15, bucket=32, seed=0),
         full=dict(units=256, layers=1, dropout=0.3, input_dropout=0.1, transpose=0, batch_size=16,
@@ -266,66 +264,23 @@ def sample_rolls(model: keras.Model, first: np.ndarray, steps: int, temperature:
     return np.stack(frames, axis=1)
 
 
+CHORALE_LSTM = cache.CachedModel(
+    name="chorale_lstm",
+    description="chorale LSTM (chapter 10's recipe)",
+    recipe=lambda mode: chorale_recipe(mode),
+    architecture=lambda settings: chorale_model(settings),
+    train=lambda: train_chorale_model(pianoroll.load_jsb_chorales(), chorale_recipe(), verbose=2)[0],
+)
+"""Chapter 10's chorale LSTM in the model cache (the app ``dlbook compose`` uses it)."""
+
 OPENING = (48, 55, 64, 72)
 """The app's first chord (C major: C3 G3 E4 C5), moved to a key chosen by the seed."""
-MAX_SECONDS = 600.0
 
 
-def chorale_model_path() -> Path:
-    """The model cache's file of the chapter's chorale LSTM in the current mode (keyed by its recipe)."""
-    settings = chorale_recipe()
-    return cache.cache_path("chorale_lstm", chorale_model(settings), settings)
-
-
-def load_chorale_model(verbose: bool = True) -> keras.Model:
-    """The chapter's chorale LSTM from the model cache, trained (and cached) with :func:`chorale_recipe` if missing."""
-    def train():
-        return train_chorale_model(pianoroll.load_jsb_chorales(), chorale_recipe(), verbose=2 if verbose else 0)[0]
-
-    return cache.load_or_train(chorale_model_path(), train, "chorale LSTM", verbose=verbose)
-
-
-def _check_output(path, suffixes: tuple[str, ...], option: str) -> Path:
-    path = Path(path).expanduser()
-    if path.suffix.lower() not in suffixes:
-        raise ValueError(f"{option} {path} should end in {' or '.join(suffixes)}")
-    if path.is_dir():
-        raise ValueError(f"{option} {path} is a folder; give a file name such as chorale{suffixes[0]}")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist; create it or choose another path")
-    if not can_write_in(folder):
-        raise ValueError(f"{option} {path}: cannot write in the folder {folder} (permission denied); choose another path")
-    return path
-
-
-def compose(output, seconds: float = 30.0, temperature: float = 0.8, seed: int | None = None, wav=None,
-            verbose: bool = False) -> dict:
-    """The app: a new chorale by the chapter's LSTM, written to the MIDI file ``output`` (and, with
-    ``wav``, rendered to a WAV file by :func:`dlbook.music.midi.synthesize`), both atomically.
-
-    ``seconds`` of music (a quarter note is 0.6 s) start from a C major chord moved to a random key
-    and continue by :func:`sample_rolls` at ``temperature``; ``seed`` makes it repeatable. Returns
-    ``{"midi", "wav", "frames", "notes", "seconds"}``. Bad arguments raise ValueError (or
-    FileNotFoundError for a missing folder) before any model is loaded or trained.
-    """
-    if not temperature > 0:
-        raise ValueError(f"--temperature must be positive, got {temperature}")
-    if not 0 < seconds <= MAX_SECONDS:
-        raise ValueError(f"--seconds must be more than 0 and at most {MAX_SECONDS:g}, got {seconds}")
-    output = _check_output(output, (".mid", ".midi"), "-o")
-    wav = None if wav is None else _check_output(wav, (".wav",), "--wav")
-    model = load_chorale_model(verbose=verbose)
-    rng = np.random.default_rng(seed)
+def compose_roll(model: keras.Model, seconds: float, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """A new chorale of ``seconds`` (a quarter note is 0.6 s) as a piano roll: from a C major chord
+    moved to a random key, continued by :func:`sample_rolls` at ``temperature``."""
     steps = max(2, math.ceil(seconds / midi.SECONDS_PER_QUARTER))
     shift = int(rng.integers(-5, 7))
     first = pianoroll.to_piano_roll([[pitch + shift for pitch in OPENING]])
-    roll = sample_rolls(model, first, steps, temperature, rng)[0]
-    notes = midi.roll_to_notes(roll)
-    with atomic_path(output, suffix=output.suffix) as tmp:
-        midi.notes_to_midi(notes, tmp)
-    if wav is not None:
-        with atomic_path(wav, suffix=".wav") as tmp:
-            midi.write_wav(midi.synthesize(notes), tmp)
-    return {"midi": output, "wav": wav, "frames": steps, "notes": len(notes),
-            "seconds": steps * midi.SECONDS_PER_QUARTER}
+    return sample_rolls(model, first, steps, temperature, rng)[0]

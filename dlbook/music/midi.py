@@ -16,6 +16,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from dlbook.paths import atomic_path
+
 KEYS = 88
 LOWEST_PITCH = 21
 """MIDI pitch of key 0 (A0); key 87 is pitch 108 (C8)."""
@@ -60,11 +62,16 @@ def notes_to_roll(notes: Sequence[Note], seconds_per_step: float = SECONDS_PER_Q
     return roll
 
 
+TEMPO = round(SECONDS_PER_QUARTER * 1_000_000)
+"""The MIDI tempo of the music, microseconds a beat: 600 000, 100 beats a minute (a quarter note a beat)."""
+
+
 def notes_to_midi(notes: Sequence[Note], path: Path | str | None = None, velocity: int = 80, program: int = 0,
-                  ticks_per_beat: int = 480, tempo: int = 500_000):
-    """A one-track ``mido.MidiFile`` playing ``notes`` (instrument ``program``, 0 = piano); saved to
-    ``path`` if given. ``tempo`` is microseconds a beat (the default, 120 beats a minute, makes a
-    second 960 ticks)."""
+                  ticks_per_beat: int = 480, tempo: int = TEMPO, time_signature: tuple[int, int] = (4, 4)):
+    """A one-track ``mido.MidiFile`` playing ``notes`` (instrument ``program``, 0 = piano) at the
+    music's ``tempo`` (microseconds a beat; 100 beats a minute, so a JSB quarter note of 0.6 s
+    is one beat and the notes sit on a score editor's beat grid) in ``time_signature``; saved to
+    ``path`` if given, atomically."""
     import mido
 
     messages = []  # (tick, order, message): note-offs before note-ons at the same tick
@@ -73,7 +80,9 @@ def notes_to_midi(notes: Sequence[Note], path: Path | str | None = None, velocit
         end = max(start + 1, round(mido.second2tick(note.start + note.duration, ticks_per_beat, tempo)))
         messages.append((start, 1, mido.Message("note_on", note=int(note.pitch), velocity=velocity)))
         messages.append((end, 0, mido.Message("note_off", note=int(note.pitch), velocity=0)))
+    numerator, denominator = time_signature
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0),
+                            mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
                             mido.Message("program_change", program=program, time=0)])
     now = 0
     for tick, _, message in sorted(messages, key=lambda m: (m[0], m[1], m[2].note)):
@@ -82,7 +91,8 @@ def notes_to_midi(notes: Sequence[Note], path: Path | str | None = None, velocit
     track.append(mido.MetaMessage("end_of_track", time=0))
     midi = mido.MidiFile(ticks_per_beat=ticks_per_beat, tracks=[track])
     if path is not None:
-        midi.save(str(path))
+        with atomic_path(Path(path), suffix=Path(path).suffix) as tmp:
+            midi.save(str(tmp))
     return midi
 
 
@@ -142,9 +152,9 @@ def synthesize(notes: Sequence[Note], sample_rate: int = 22_050, harmonics: Sequ
 
 
 def write_wav(samples: np.ndarray, path: Path | str, sample_rate: int = 22_050) -> Path:
-    """Write mono float samples in [-1, 1] as a 16-bit PCM WAV file."""
+    """Write mono float samples in [-1, 1] as a 16-bit PCM WAV file, atomically."""
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
+    with atomic_path(Path(path), suffix=".wav") as tmp, wave.open(str(tmp), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(sample_rate)

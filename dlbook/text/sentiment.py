@@ -26,8 +26,7 @@ import numpy as np
 from keras import layers, ops
 
 from dlbook import cache
-from dlbook.config import compile_options, current, pick
-from dlbook.paths import atomic_path, locked
+from dlbook.config import compile_options, pick
 from dlbook.text import chinese, corpora
 from dlbook.text.vocabulary import Vocabulary, pad
 
@@ -236,8 +235,8 @@ class SentimentClassifier:
         return np.asarray(self.model.predict(ids, batch_size=batch_size, verbose=0), np.float32).reshape(-1)
 
 
-def sentiment_recipe() -> dict:
-    """The training settings of :func:`train_sentiment_classifier` in the current mode.
+def sentiment_recipe(mode: str | None = None) -> dict:
+    """The training settings of :func:`train_sentiment_classifier` in the current mode (or ``mode``).
 
     The clean split of the JD reviews (seed 42), n-grams seen at least twice in training, 64-dim
     embeddings, Adam 1e-3, batches of 64, early stopping on validation accuracy (patience 4),
@@ -245,8 +244,7 @@ def sentiment_recipe() -> dict:
     """
     return {"data": "jd_reviews clean_split", "split_seed": 42, "features": "words+word pairs+char pairs",
             "min_count": 2, "max_len": 400, "dim": 64, "dropout": 0.5, "optimizer": "adam",
-            "learning_rate": 1e-3, "batch_size": 64, "max_epochs": pick(fast=8, full=30), "patience": 4,
-            "precision": current().precision}
+            "learning_rate": 1e-3, "batch_size": 64, "max_epochs": pick(fast=8, full=30, mode=mode), "patience": 4}
 
 
 def train_sentiment_classifier(split: corpora.CleanSplit, seed: int, verbose: int | str = 0):
@@ -279,80 +277,32 @@ def jd_clean_split(seed: int = 42) -> corpora.CleanSplit:
     return corpora.clean_split(texts, labels, seed=seed)
 
 
-def classifier_path() -> Path:
-    """Where the sentiment classifier of the current mode and recipe is cached (``.keras``).
-
-    The architecture in the key is built with a placeholder vocabulary size: the real size
-    follows from the data and the recipe, which the key holds.
-    """
-    return cache.cache_path("sentiment", ngram_embedding_model(2), sentiment_recipe())
+def _save_classifier(classifier: SentimentClassifier, folder: Path) -> None:
+    (folder / "vocabulary.json").write_text(json.dumps({"tokens": classifier.vocabulary.tokens,
+                                                        "max_len": classifier.max_len}, ensure_ascii=False),
+                                            encoding="utf-8")
+    cache.save_keras_model(classifier.model, folder)
 
 
-def _vocabulary_path(model_path: Path) -> Path:
-    return model_path.with_suffix(".vocabulary.json")
+def _load_classifier(folder: Path) -> SentimentClassifier:
+    saved = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+    return SentimentClassifier(cache.load_keras_model(folder), Vocabulary.from_tokens(saved["tokens"]),
+                               saved["max_len"])
 
 
-def save_sentiment_classifier(classifier: SentimentClassifier, path: Path | None = None) -> Path:
-    """Cache ``classifier`` (trained with the current recipe): its vocabulary, then its model."""
-    path = path or classifier_path()
-    with locked(path, purpose="e.g. a chapter saving the sentiment classifier"):
-        _save(classifier, path)
-    return path
+def _train_for_cache() -> SentimentClassifier:
+    seed = sentiment_recipe()["split_seed"]
+    return train_sentiment_classifier(jd_clean_split(seed), seed=seed, verbose=2)[0]
 
 
-def _save(classifier: SentimentClassifier, path: Path) -> None:
-    # The vocabulary first: a model file on disk means its vocabulary is there too.
-    with atomic_path(_vocabulary_path(path), suffix=".json") as tmp:
-        tmp.write_text(json.dumps({"tokens": classifier.vocabulary.tokens, "max_len": classifier.max_len},
-                                  ensure_ascii=False), encoding="utf-8")
-    with atomic_path(path, suffix=".keras") as tmp:
-        classifier.model.save(tmp)
-
-
-def load_sentiment_classifier(verbose: bool = True) -> SentimentClassifier:
-    """The cached sentiment classifier of the current mode; trained (chapter 04's recipe) and cached if missing."""
-    path = classifier_path()
-    with locked(path, purpose="e.g. a chapter training the sentiment classifier"):
-        if path.is_file() and _vocabulary_path(path).is_file():
-            saved = json.loads(_vocabulary_path(path).read_text(encoding="utf-8"))
-            model = keras.saving.load_model(path, compile=False)
-            return SentimentClassifier(model, Vocabulary.from_tokens(saved["tokens"]), saved["max_len"])
-        if verbose:
-            print(f"No cached sentiment classifier at {path}: training it now (chapter 04's recipe).", flush=True)
-        classifier, _ = train_sentiment_classifier(jd_clean_split(sentiment_recipe()["split_seed"]),
-                                                   seed=sentiment_recipe()["split_seed"], verbose=2 if verbose else 0)
-        _save(classifier, path)
-        return classifier
-
-
-def sentiment(texts: Sequence[str] | str, verbose: bool = False) -> np.ndarray:
-    """P(positive) of each text by chapter 04's classifier (cached; trained first if missing).
-
-    ``sentiment(["这个手机太好用了", "质量很差"])`` → ``array([0.99, 0.02])``. A single string
-    gives an array of one. Empty, punctuation-only, unknown or non-Chinese text gets a
-    probability too (the model has seen none of its words, so it says what it says for no evidence).
-    """
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    path = classifier_path()
-    loaded = _LOADED.get(path)
-    if loaded is None or not path.is_file() or loaded[0] != path.stat().st_mtime_ns:
-        classifier = load_sentiment_classifier(verbose=verbose)
-        _LOADED[path] = loaded = (path.stat().st_mtime_ns, classifier)
-    return loaded[1].predict(texts)
-
-
-# Classifiers already loaded by sentiment(), by cache file: (the file's mtime, the classifier).
-_LOADED: dict[Path, tuple[int, SentimentClassifier]] = {}
-
-
-def read_texts(path: str | Path) -> list[str]:
-    """The lines of a UTF-8 text file, one text each (empty lines included), for ``dlbook sentiment --file``."""
-    return corpora.read_input_lines(path, "review")
-
-
-def sentiment_lines(texts: Sequence[str], probabilities_only: bool) -> list[str]:
-    """What ``dlbook sentiment`` prints: a probability per text, with the text unless ``probabilities_only``."""
-    probabilities = sentiment(texts, verbose=True)
-    if probabilities_only:
-        return [f"{p:.4f}" for p in probabilities]
-    return [f"{p:.4f}  {'positive' if p >= 0.5 else 'negative'}  {t}" for p, t in zip(probabilities, texts)]
+CLASSIFIER = cache.CachedModel(
+    name="sentiment_classifier",
+    description="sentiment classifier (chapter 04's pooled n-gram model)",
+    recipe=lambda mode: sentiment_recipe(mode),
+    # built with a placeholder vocabulary size: the real size follows from the data and the recipe
+    architecture=lambda recipe: ngram_embedding_model(2, recipe["dim"], recipe["dropout"]),
+    train=lambda: _train_for_cache(),
+    save=_save_classifier,
+    load=_load_classifier,
+)
+"""Chapter 04's classifier with its vocabulary in the model cache (the app ``dlbook sentiment`` uses it)."""

@@ -1,19 +1,17 @@
-"""Word vectors of 红楼梦: a Kneser-Ney bigram baseline, perplexity, skip-gram pairs, group AUC, the app.
+"""Word vectors of 红楼梦: skip-gram pairs with negative sampling, the vectors, group AUC.
 
-Chapter 09 trains the book's neural N-gram language model and a skip-gram model with negative
-sampling (SGNS) on the novel; what it shares with the tests and with ``dlbook similar`` lives here,
-in NumPy and Keras layers, the same under every backend. :func:`word_vectors` returns the
-:class:`WordVectors` cached in the model cache as ``word_vectors-<mode>-<key>.npz`` (the key a
-hash of :func:`recipe`, so a changed recipe is retrained), training them first if missing.
+Chapter 09 trains a skip-gram model with negative sampling (SGNS) on the novel; what it shares with
+the tests and with the app ``dlbook similar`` lives here, in NumPy and Keras layers, the same under
+every backend. :data:`VECTORS` keeps the :class:`WordVectors` in the model cache (keyed by
+:func:`recipe`, so a changed recipe is retrained). The language models of the chapter's first half
+are in :mod:`dlbook.text.language_models`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import math
-import sys
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
@@ -22,8 +20,9 @@ import keras
 import numpy as np
 from keras import layers
 
+from dlbook import cache
 from dlbook.config import compile_options, current, pick
-from dlbook.paths import atomic_path, locked, models_dir
+from dlbook.paths import atomic_path
 from dlbook.text import chinese, corpora, vocabulary
 
 GROUPS_FILE = "resources/hongloumeng_groups.txt"
@@ -44,98 +43,6 @@ def novel_paragraphs() -> list[tuple[int, list[str]]]:
 
 
 # Language models
-
-
-def ngram_examples(id_lists: Sequence[Sequence[int]], context: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Every word of every sequence as a target, with the ``context`` ids before it: ``(x, y)``.
-
-    ``x`` is int32 ``(N, context)``, oldest word first; positions before a sequence's start hold
-    :attr:`vocabulary.Vocabulary.PAD`, which thus also means "start of paragraph".
-    """
-    xs, ys = [], []
-    for ids in id_lists:
-        ids = np.asarray(ids, dtype=np.int32)
-        padded = np.concatenate([np.full(context, vocabulary.Vocabulary.PAD, np.int32), ids])
-        xs.append(np.stack([padded[i:i + len(ids)] for i in range(context)], axis=1))
-        ys.append(ids)
-    return np.concatenate(xs).reshape(-1, context), np.concatenate(ys)
-
-
-def perplexity(probabilities) -> float:
-    """``exp`` of the mean cross-entropy of a model that gave the targets these ``probabilities``."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    if p.size == 0 or np.any(p <= 0) or np.any(p > 1):
-        raise ValueError("perplexity needs at least one probability, each in (0, 1]")
-    return float(np.exp(-np.mean(np.log(p))))
-
-
-def model_perplexity(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> float:
-    """Perplexity of a Keras model with a softmax output on ``(x, y)``, predicted chunk by chunk."""
-    target_probabilities = []
-    for start in range(0, len(y), batch_size):
-        probs = keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
-        target_probabilities.append(probs[np.arange(len(probs)), y[start:start + batch_size]])
-    return perplexity(np.maximum(np.concatenate(target_probabilities).astype(np.float64), 1e-30))
-
-
-class BigramModel:
-    """A count bigram model with interpolated Kneser-Ney smoothing (one absolute ``discount``).
-
-    It predicts ids ``1 .. vocab_size - 1`` (``<unk>`` is a word like any other) after the previous
-    id, where id 0 (padding) marks the start of a sequence::
-
-        P(w | v) = max(c(v, w) - D, 0) / c(v) + D N(v •) / c(v) * P_cont(w)
-        P_cont(w) = (max(N(• w) - D, 0) + D n_cont / (V - 1)) / N(• •)
-
-    ``N(v •)`` and ``N(• w)`` count the different words seen after ``v`` and before ``w``, ``N(• •)``
-    the different bigrams, ``n_cont`` the words with ``N(• w) > 0``; an unseen context gets ``P_cont``.
-    """
-
-    def __init__(self, id_lists: Sequence[Sequence[int]], vocab_size: int, discount: float = 0.75):
-        if not 0 < discount < 1:
-            raise ValueError(f"discount must be in (0, 1), got {discount}")
-        self.vocab_size, self.discount = int(vocab_size), float(discount)
-        x, y = ngram_examples(id_lists, context=1)
-        keys, counts = np.unique(x[:, 0].astype(np.int64) * self.vocab_size + y, return_counts=True)
-        self._keys, self._counts = keys, counts
-        previous, following = keys // self.vocab_size, keys % self.vocab_size
-        self._context_total = np.bincount(previous, weights=counts, minlength=self.vocab_size)
-        self._context_types = np.bincount(previous, minlength=self.vocab_size)
-        continuation = np.bincount(following, minlength=self.vocab_size).astype(np.float64)
-        n_cont = np.count_nonzero(continuation[1:])
-        self._continuation = (np.maximum(continuation - discount, 0) + discount * n_cont / (vocab_size - 1)) / len(keys)
-        self._continuation[0] = 0.0  # padding is never predicted
-
-    def probability(self, previous, following) -> np.ndarray:
-        """``P(following | previous)`` for arrays of ids (broadcast together)."""
-        previous, following = np.broadcast_arrays(np.asarray(previous, np.int64), np.asarray(following, np.int64))
-        keys = previous * self.vocab_size + following
-        where = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
-        pair_counts = np.where(self._keys[where] == keys, self._counts[where], 0)
-        total, types, p_cont = self._context_total[previous], self._context_types[previous], self._continuation[following]
-        p = (np.maximum(pair_counts - self.discount, 0) + self.discount * types * p_cont) / np.maximum(total, 1)
-        p = np.where(total > 0, p, p_cont)
-        return np.where(following > 0, p, 0.0)
-
-    def distribution(self, previous: int) -> np.ndarray:
-        """``P(w | previous)`` for every id ``w`` of the vocabulary (0 for padding); sums to 1."""
-        return self.probability(previous, np.arange(self.vocab_size))
-
-    def perplexity(self, id_lists: Sequence[Sequence[int]]) -> float:
-        """Perplexity on sequences of ids, every word predicted from the one before it."""
-        x, y = ngram_examples(id_lists, context=1)
-        return perplexity(self.probability(x[:, 0], y))
-
-    @classmethod
-    def tuned(cls, train_ids, validation_ids, vocab_size: int, discounts=np.arange(0.05, 1.0, 0.05)):
-        """The model whose discount gives the lowest perplexity on ``validation_ids``; and that perplexity."""
-        scored = [(model.perplexity(validation_ids), i, model)
-                  for i, model in enumerate(cls(train_ids, vocab_size, float(d)) for d in discounts)]
-        best, _, model = min(scored)
-        return model, best
-
-
-# Skip-gram with negative sampling
 
 
 def keep_probability(counts, threshold: float = 1e-3) -> np.ndarray:
@@ -235,11 +142,12 @@ def skipgram_model(vocab_size: int, dim: int, negatives: int) -> keras.Model:
     return keras.Model([center, candidates], layers.Activation("linear", dtype="float32", name="logits")(logits))
 
 
-def recipe() -> dict:
-    """The word vectors' training settings in the current mode (chapter 09's recipe)."""
-    return {"min_count": 5, "dim": pick(fast=64, full=100), "window": 3, "negatives": 5, "subsample": 1e-3,
-            "batch_size": 2048, "learning_rate": pick(fast=4e-3, full=2e-3), "epochs": pick(fast=2, full=5),
-            "precision": current().precision, "names": hashlib.sha256(chinese._names_file_text().encode()).hexdigest()[:8]}
+def recipe(mode: str | None = None) -> dict:
+    """The word vectors' training settings in the current mode or ``mode`` (chapter 09's recipe)."""
+    return {"min_count": 5, "dim": pick(fast=64, full=100, mode=mode), "window": 3, "negatives": 5,
+            "subsample": 1e-3, "batch_size": 2048, "learning_rate": pick(fast=4e-3, full=2e-3, mode=mode),
+            "epochs": pick(fast=2, full=5, mode=mode),
+            "names": hashlib.sha256(chinese._names_file_text().encode()).hexdigest()[:8]}
 
 
 def novel_vocabulary(paragraphs=None, min_count: int = 5) -> vocabulary.Vocabulary:
@@ -387,32 +295,19 @@ class WordVectors:
             return cls(saved["tokens"].tolist(), saved["vectors"], saved["counts"])
 
 
-def vectors_path(settings: dict | None = None) -> Path:
-    """Where the word vectors of this recipe (:func:`recipe` by default) are cached in the current mode."""
-    key = hashlib.sha256(json.dumps(settings or recipe(), sort_keys=True).encode()).hexdigest()[:12]
-    return models_dir() / f"word_vectors-{current().mode}-{key}.npz"
-
-
-_TRAINING = "e.g. chapter 09 training the word vectors"
+VECTORS = cache.CachedModel(
+    name="word_vectors",
+    description="word vectors of 红楼梦 (chapter 09's skip-gram recipe)",
+    recipe=lambda mode: recipe(mode),
+    train=lambda: train_skipgram(None, recipe(), verbose=2)[0],
+    save=lambda vectors, folder: vectors.save(folder / "vectors.npz"),
+    load=lambda folder: WordVectors.load(folder / "vectors.npz"),
+)
+"""Chapter 09's word vectors in the model cache (the app ``dlbook similar`` uses them)."""
 
 
 def train_and_save(paragraphs=None, verbose="auto"):
     """Train with the current mode's :func:`recipe` and cache the vectors, holding the cache's lock
-    meanwhile (a :func:`word_vectors` call waits for them); returns :func:`train_skipgram`'s result."""
-    path = vectors_path()
-    with locked(path, purpose=_TRAINING):
-        result = train_skipgram(paragraphs, recipe(), verbose)
-        result[0].save(path)
-    return result
-
-
-def word_vectors(verbose: bool = True) -> WordVectors:
-    """The cached word vectors of the current mode; trained with chapter 09's recipe first if missing."""
-    path = vectors_path()
-    with locked(path, purpose=_TRAINING):
-        if not path.is_file():
-            if verbose:
-                print(f"No cached word vectors at {path}: training them now ({current().mode} mode).",
-                      file=sys.stderr, flush=True)
-            train_skipgram(None, recipe(), 2 if verbose else 0)[0].save(path)
-        return WordVectors.load(path)
+    meanwhile (an app asking for them waits); returns :func:`train_skipgram`'s result."""
+    return cache.train_and_save(VECTORS, lambda: train_skipgram(paragraphs, recipe(), verbose),
+                                cached=lambda result: result[0])

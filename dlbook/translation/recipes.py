@@ -1,12 +1,11 @@
-"""Chapters 11 and 13's translators: recipes, training, BLEU on a split, and the app ``dlbook translate``.
+"""Chapters 11 and 13's translators: recipes, training, BLEU on a split, and their model cache.
 
 A recipe is a dict of settings per mode (:func:`recipe`); :func:`build` makes its model for a
 :class:`~dlbook.translation.datasets.TranslationData`, :func:`fit` trains it (label-smoothed cross-entropy
 on the real target tokens, early stopping on the validation loss) and :func:`evaluate` decodes a
 split and scores it with BLEU. A :class:`TrainedTranslator` bundles a model with its two
-vocabularies; the model cache keeps it (vocabularies as JSON beside the ``.keras`` file), and
-:func:`translate` is the app: ``translate(["我们走吧。"])`` → ``["let's go."]``, training the
-chapter's model first if the cache has none.
+vocabularies; the model cache keeps it (:func:`cached_translator`), and the app
+``dlbook.apps.translate`` uses it.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import numpy as np
 
 from dlbook import cache
 from dlbook.config import compile_options, pick
-from dlbook.paths import atomic_path, locked
 from dlbook.text.vocabulary import Vocabulary
 from dlbook.translation import rnn, search, transformer
 from dlbook.translation.bleu import bleu, sentence_bleu
@@ -43,16 +41,17 @@ MAX_SOURCE_TOKENS = 100
 """Longer input is cut to this many characters (training sentences have at most 40)."""
 
 
-def recipe(kind: str) -> dict:
-    """The training recipe of ``kind`` (``"rnn"``: chapter 11's best; ``"transformer"``: chapter 13's)."""
+def recipe(kind: str, mode: str | None = None) -> dict:
+    """The training recipe of ``kind`` (``"rnn"``: chapter 11's best; ``"transformer"``: chapter 13's)
+    in the current mode (or ``mode``)."""
     if kind == "rnn":
-        return pick(
+        return pick(mode=mode,
             fast=dict(kind="rnn", attention="additive", train_size=4000, embedding=96, units=96, dropout=0.2,
                       batch_size=64, learning_rate=4e-3, epochs=3, patience=2, label_smoothing=0.1, beam=5),
             full=dict(kind="rnn", attention="additive", train_size=None, embedding=128, units=128, dropout=0.3,
                       batch_size=64, learning_rate=2e-3, epochs=7, patience=3, label_smoothing=0.1, beam=5))
     if kind == "transformer":
-        return pick(
+        return pick(mode=mode,
             fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=256, blocks=2, dropout=0.1,
                       positions="sinusoidal", batch_size=64, learning_rate=2e-3, warmup=200, epochs=8, patience=2,
                       label_smoothing=0.1, beam=5),
@@ -152,34 +151,21 @@ def chapter_data(settings: dict) -> TranslationData:
     return TranslationData.build(split_pairs(load_pairs()), train_size=settings["train_size"])
 
 
-def translator_path(kind: str) -> Path:
-    """The cache file of the app's translator ``kind`` in the current mode, keyed by its recipe and
-    its architecture (built here with placeholder vocabulary sizes, which the fixed data determine)."""
-    settings = recipe(kind)
-    return cache.cache_path(f"translator_{kind}", _build((8, 8), settings), settings)
+def _save_translator(translator: TrainedTranslator, folder: Path) -> None:
+    (folder / "vocabularies.json").write_text(
+        json.dumps({"source": translator.source_vocab.tokens, "target": translator.target_vocab.tokens},
+                   ensure_ascii=False), encoding="utf-8")
+    cache.save_keras_model(translator.model, folder)
 
 
-def _vocabulary_path(path: Path) -> Path:
-    return path.with_suffix(".vocabulary.json")
-
-
-def save_translator(translator: TrainedTranslator, path: Path) -> Path:
-    """Cache ``translator`` at ``path``: its vocabularies first, then its model, each atomically."""
-    with locked(path, purpose="e.g. a chapter saving the translator"):
-        _save(translator, path)
-    return path
-
-
-def _save(translator: TrainedTranslator, path: Path) -> None:
-    with atomic_path(_vocabulary_path(path), suffix=".json") as tmp:
-        tmp.write_text(json.dumps({"source": translator.source_vocab.tokens, "target": translator.target_vocab.tokens},
-                                  ensure_ascii=False), encoding="utf-8")
-    with atomic_path(path, suffix=".keras") as tmp:
-        translator.model.save(tmp)
+def _load_translator(folder: Path) -> TrainedTranslator:
+    saved = json.loads((folder / "vocabularies.json").read_text(encoding="utf-8"))
+    return TrainedTranslator(cache.load_keras_model(folder), Vocabulary.from_tokens(saved["source"]),
+                             TargetVocabulary.from_tokens(saved["target"]))
 
 
 def train_translator(kind: str, verbose="auto") -> tuple[TrainedTranslator, TranslationData]:
-    """Train the app's translator ``kind`` with its chapter's recipe; returns it and its data."""
+    """Train the translator ``kind`` with its chapter's recipe; returns it and its data."""
     settings = recipe(kind)
     data = chapter_data(settings)
     keras.utils.set_random_seed(0)
@@ -188,29 +174,18 @@ def train_translator(kind: str, verbose="auto") -> tuple[TrainedTranslator, Tran
     return TrainedTranslator(model, data.source_vocab, data.target_vocab), data
 
 
-def load_translator(kind: str = DEFAULT_KIND, verbose: bool = True) -> TrainedTranslator:
-    """The cached translator ``kind``; trained with its chapter's recipe and cached first if missing."""
-    path = translator_path(kind)
-    with locked(path, purpose=f"e.g. a chapter training the {kind} translator"):
-        if path.is_file() and _vocabulary_path(path).is_file():
-            saved = json.loads(_vocabulary_path(path).read_text(encoding="utf-8"))
-            return TrainedTranslator(keras.saving.load_model(path, compile=False),
-                                     Vocabulary.from_tokens(saved["source"]), TargetVocabulary.from_tokens(saved["target"]))
-        if verbose:
-            print(f"No cached {kind} translator at {path}: training it now (its chapter's recipe).", flush=True)
-        translator, _ = train_translator(kind, verbose=2 if verbose else 0)
-        _save(translator, path)
-        return translator
-
-
-def translate(sentences: Sequence[str] | str, model: str | None = None, beam: int = 5,
-              verbose: bool = False) -> list[str]:
-    """English translations of Chinese sentences by the cached translator ``model`` (``"rnn"`` or
-    ``"transformer"``; None: :data:`DEFAULT_KIND`), beam search of width ``beam``. Empty lines give empty translations; very
-    long lines are cut to MAX_SOURCE_TOKENS characters; unknown characters are read as ``<unk>``."""
-    model = model or DEFAULT_KIND
-    if model not in KINDS:
-        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(KINDS)}")
-    if beam < 1:
-        raise ValueError(f"--beam must be at least 1, got {beam}")
-    return load_translator(model, verbose=verbose).translate(sentences, beam=beam)
+def cached_translator(kind: str) -> cache.CachedModel:
+    """The translator ``kind`` in the model cache (the app ``dlbook translate`` uses it), keyed by
+    its recipe and architecture (built with placeholder vocabulary sizes, which the fixed data
+    determine); its vocabularies are kept beside the model."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown translator {kind!r}: choose one of {', '.join(KINDS)}")
+    return cache.CachedModel(
+        name=f"translator_{kind}",
+        description=f"{kind} translator (chapter {11 if kind == 'rnn' else 13}'s recipe)",
+        recipe=lambda mode: recipe(kind, mode),
+        architecture=lambda settings: _build((8, 8), settings),
+        train=lambda: train_translator(kind, verbose=2)[0],
+        save=_save_translator,
+        load=_load_translator,
+    )

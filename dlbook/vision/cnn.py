@@ -9,14 +9,13 @@ depends on another having run.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from dlbook import cache
-from dlbook.config import compile_options, current, pick
+from dlbook.config import compile_options, pick
 from dlbook.vision.datasets import Digits, load_digits
 
 
@@ -114,15 +113,15 @@ def digit_classifier(trunk: keras.Model | None = None) -> keras.Model:
     return keras.Model(inputs, outputs, name="digit_classifier")
 
 
-def classifier_recipe(digits: Digits | None = None, epochs: int | None = None) -> dict:
-    """The training settings of :func:`train_digit_classifier` in the current mode.
+def classifier_recipe(digits: Digits | None = None, epochs: int | None = None, mode: str | None = None) -> dict:
+    """The training settings of :func:`train_digit_classifier` in the current mode (or ``mode``).
 
     Fast mode trains on 10 000 images for 4 epochs, full mode on all 60 000 for 10, with batches
     of 128 and Adam whose learning rate decays from 1e-3 to 0 along a cosine.
     """
-    train_size = len(digits.x_train) if digits is not None else pick(fast=10_000, full=60_000)
-    return {"train_size": train_size, "epochs": epochs or pick(fast=4, full=10), "batch_size": 128,
-            "optimizer": "adam", "learning_rate": 1e-3, "schedule": "cosine", "precision": current().precision}
+    train_size = len(digits.x_train) if digits is not None else pick(fast=10_000, full=60_000, mode=mode)
+    return {"train_size": train_size, "epochs": epochs or pick(fast=4, full=10, mode=mode), "batch_size": 128,
+            "optimizer": "adam", "learning_rate": 1e-3, "schedule": "cosine"}
 
 
 def train_digit_classifier(digits: Digits | None = None, epochs: int | None = None, verbose: int | str = "auto",
@@ -137,8 +136,8 @@ def train_digit_classifier(digits: Digits | None = None, epochs: int | None = No
         if classifier_recipe(digits, epochs) != classifier_recipe():
             raise ValueError(f"only the current mode's recipe is cached ({classifier_recipe()}); "
                              "train with those settings or pass save=False")
-        return cache.train_and_save(classifier_path(), lambda: train_digit_classifier(digits, epochs, verbose),
-                                     "digit classifier (chapter 05's model and recipe)")
+        return cache.train_and_save(CLASSIFIER, lambda: train_digit_classifier(digits, epochs, verbose),
+                                    cached=lambda result: result[0])
     recipe = classifier_recipe(digits, epochs)
     digits = digits or load_digits(train_size=recipe["train_size"])
     steps = recipe["epochs"] * int(np.ceil(len(digits.x_train) / recipe["batch_size"]))
@@ -154,27 +153,20 @@ def train_digit_classifier(digits: Digits | None = None, epochs: int | None = No
     return model, history
 
 
-def classifier_path() -> Path:
-    """Where the digit classifier of the current mode and recipe is cached."""
-    return cache.cache_path("digit_classifier", digit_classifier(), classifier_recipe())
-
-
-def save_digit_classifier(model: keras.Model) -> Path:
-    """Save the classifier (trained with the current mode's recipe) to the model cache."""
-    return cache.save_model(model, classifier_path())
+CLASSIFIER = cache.CachedModel(
+    name="digit_classifier",
+    description="digit classifier (chapter 05's model and recipe)",
+    recipe=lambda mode: classifier_recipe(mode=mode),
+    architecture=lambda recipe: digit_classifier(),
+    train=lambda: train_digit_classifier(verbose=2)[0],
+)
+"""Chapter 05's digit classifier in the model cache (chapters 06 and 08 load it)."""
 
 
 def load_digit_classifier(verbose: bool = True) -> keras.Model:
-    """The cached digit classifier of the current mode; trained (and cached) first if missing.
-
-    It comes compiled for evaluation on the current backend (``evaluate`` reports accuracy).
-    """
-    model = cache.load_or_train(
-        classifier_path(),
-        lambda: train_digit_classifier(verbose=2 if verbose else 0)[0],
-        description="digit classifier (chapter 05's model and recipe)",
-        verbose=verbose,
-    )
+    """The cached digit classifier of the current mode, backend and precision; trained (and cached)
+    first if missing. It comes compiled for evaluation on the current backend."""
+    model = cache.load_or_train(CLASSIFIER, verbose=verbose)
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"], **compile_options())
     return model
 

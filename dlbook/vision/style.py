@@ -1,9 +1,10 @@
-"""Chapter 07: neural style transfer (Gatys, Ecker and Bethge, 2016) and the ``dlbook stylize`` app.
+"""Chapter 07: neural style transfer (Gatys, Ecker and Bethge, 2016).
 
 An image is optimised, pixel by pixel, so that a fixed VGG16 (:mod:`dlbook.vision.vgg`) sees in it the
 *content* of a photo (its feature maps at one layer) and the *style* of a painting (the Gram
 matrices of its feature maps at several layers). This module holds the optimisers (L-BFGS-B from
-scipy, Adam), :func:`transfer`, the metrics (:func:`evaluate`) and the app (:func:`stylize`).
+scipy, Adam), :func:`transfer` and the metrics (:func:`evaluate`); the app ``dlbook.apps.stylize``
+uses them.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def evaluate(output, content, style, *, content_layers=CONTENT_LAYERS, style_lay
     }
 
 
-# --- The app ---------------------------------------------------------------------------------
+# --- Paintings and photos ---------------------------------------------------------------------------------
 
 def painting(name: str, size: int | None = None) -> np.ndarray:
     """One of the bundled paintings (:data:`PAINTINGS`), as an array whose longer side is ``size``."""
@@ -203,19 +204,3 @@ def style_source(style: str | Path) -> Path:
         raise ValueError(f"Unknown style {str(style)!r}: give one of {', '.join(PAINTINGS)}, or the path of an image.")
     raise FileNotFoundError(f"No style image at {path}: check the path, or name a bundled painting "
                             f"({', '.join(PAINTINGS)}).")
-
-
-def stylize(content, style, output, size: int = 384, steps: int = 300, progress: bool = True) -> Result:
-    """The app: paint the photo ``content`` (a path) in ``style`` (a painting's name or an image
-    path) and write the result to ``output`` (atomically). ``size`` is the longer side in pixels;
-    ``steps`` the number of L-BFGS iterations. Bad inputs raise before any computation."""
-    if size < 32:
-        raise ValueError(f"--size must be at least 32 pixels, got {size}.")
-    if steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {steps}.")
-    output = images.check_output_path(output)
-    photo_array = images.load_image(content, size=size)
-    style_array = images.load_image(style_source(style), size=max(photo_array.shape[:2]))
-    result = transfer(photo_array, style_array, steps, progress=progress, label="stylize")
-    images.save_image(result.image, output)
-    return result
