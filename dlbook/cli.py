@@ -58,9 +58,9 @@ def _run(args) -> int:
 
 
 def _results(args) -> int:
-    from dlbook.results import format_results, load_results
+    from dlbook.results import format_book_table, format_results, load_results
 
-    print(format_results(load_results()))
+    print(format_book_table(load_results()) if args.book else format_results(load_results()))
     return 0
 
 
@@ -214,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=settings.BACKENDS, help="default: $KERAS_BACKEND, else tensorflow")
     run.add_argument("--seeds", help="run each chapter once per seed, e.g. 42,1,2 (default: $DLBOOK_SEED, else 42)")
     run.set_defaults(func=_run)
-    commands.add_parser("results", help="print build/results.json as a table").set_defaults(func=_results)
+    results = commands.add_parser("results", help="print build/results.json as a table")
+    results.add_argument("--book", action="store_true",
+                         help="the README's table: fast and full values (TensorFlow, float32) side by side")
+    results.set_defaults(func=_results)
     data = commands.add_parser("data", help="the dataset hub")
     data.add_argument("action", choices=("list", "fetch", "verify"))
     data.add_argument("name", nargs="?", help="a dataset name, or 'all' (default)")

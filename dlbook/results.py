@@ -209,3 +209,34 @@ def format_results(records: list[dict]) -> str:
             f"{row['mode']} | {row['backend']} | {row['precision']} | {row['wall_time_s']:.0f} s |"
         )
     return "\n".join(lines)
+
+
+def format_book_table(records: list[dict], backend: str = "tensorflow", precision: str = "float32") -> str:
+    """The README's results table: per chapter and metric, the fast and full values under ``backend``
+    and ``precision`` (mean ± sd over the seeds, and n), the baseline, both targets and the full run's
+    mean wall time. ``dlbook results --book`` prints it."""
+    rows = [r for r in summarize(records) if r["backend"] == backend and r["precision"] == precision]
+    by_metric: dict[tuple, dict] = {}
+    for row in rows:
+        by_metric.setdefault((row["chapter"], row["metric"]), {})[row["mode"]] = row
+    lines = [
+        f"| chapter | metric | fast | full: mean ± sd (n) | baseline (full) | target fast / full | full time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (chapter, metric), modes in sorted(by_metric.items()):
+        fast, full = modes.get("fast"), modes.get("full")
+        any_row = full or fast
+        relation = ">=" if any_row["higher_is_better"] else "<="
+
+        def target(row):
+            return "—" if row is None or row["target"] is None else f"{relation} {row['target']:g}"
+
+        baseline_row = full or fast
+        baseline = "—" if not baseline_row["baseline"] else \
+            f"{baseline_row['baseline']['name']} {baseline_row['baseline']['value']:.4g}"
+        full_value = "" if full is None else (f"{full['mean']:.4g}" if full["n"] == 1 else
+                                              f"{full['mean']:.4g} ± {full['sd']:.2g} ({full['n']})")
+        time_text = "" if full is None else f"{full['wall_time_s'] / 60:.0f} min"
+        lines.append(f"| {chapter} | `{metric}` | {'' if fast is None else format(fast['mean'], '.4g')} | "
+                     f"{full_value} | {baseline} | {target(fast)} / {target(full)} | {time_text} |")
+    return "\n".join(lines)

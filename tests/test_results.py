@@ -7,7 +7,7 @@ import json
 import pytest
 
 import dlbook
-from dlbook.results import format_results, load_results, results_path, summarize
+from dlbook.results import format_book_table, format_results, load_results, results_path, summarize
 
 MEAN = ("mean predictor", 190.0)
 
@@ -117,3 +117,14 @@ def test_a_metric_without_target_is_recorded_without_assertion(configured, capsy
     assert record["target"] is None and record["passed"] is True and not record["headline"]
     assert "(no target)" in capsys.readouterr().out
     assert "| 08 | frechet_distance | 12.5 | 42 | — | — | — |" in format_results([record])
+
+
+def test_the_book_table_puts_fast_and_full_side_by_side(configured):
+    dlbook.record_result(5, "test_accuracy", 0.987, target=0.98, baseline=("majority class", 0.11))
+    for seed, value in ((42, 0.9961), (1, 0.9955), (2, 0.9958)):
+        dlbook.setup(mode="full", seed=seed, verbose=False)
+        dlbook.record_result(5, "test_accuracy", value, target=0.994, baseline=("majority class", 0.1135))
+    dlbook.setup(mode="fast", verbose=False)
+    table = format_book_table(load_results())
+    assert table.splitlines()[2].startswith(
+        "| 05 | `test_accuracy` | 0.987 | 0.9958 ± 0.0003 (3) | majority class 0.1135 | >= 0.98 / >= 0.994 |")
