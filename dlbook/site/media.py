@@ -1,0 +1,183 @@
+"""Figures, animations and sound of the book's website as light files beside the pages.
+
+A notebook keeps each output as base64 inside it: a figure as PNG, an animation as GIF, a
+sound as WAV inside an ``<audio>`` element. Embedded as they are, chapter 07's photos and
+chapter 10's music made pages of 2–3 MB. :class:`MediaStore` writes each one once into
+``_media/`` of the site, named by its content (so a figure that two editions of a chapter show
+is stored once), in a lighter format a browser shows as well:
+
+* a figure (few colours, sharp lines) → lossless WebP, the same pixels in about 30 % fewer bytes;
+* a photograph (many colours) → WebP at quality 85;
+* an animation → animated WebP, when smaller;
+* a sound → MP3 (LAME, 64 kbit/s per channel).
+
+Each file is kept in its original format where that is smaller. An image gets its displayed
+size (``width``/``height``) so the page does not jump while it loads: a high-density figure
+(``retina``, drawn at twice its size) declares its size in CSS pixels in its output metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import re
+import wave
+from pathlib import Path
+
+import numpy as np
+
+FOLDER = "_media"
+PHOTO_COLOURS = 4096  # a picture with more distinct colours (in a 256-px thumbnail) is a photograph
+AUDIO = re.compile(r'(<source\b[^>]*?\bsrc=|<audio\b[^>]*?\bsrc=)"data:audio/(?:wav|x-wav|wave|vnd\.wave);base64,'
+                   r'([A-Za-z0-9+/=\s]+)"([^>]*>)')
+
+
+def _webp(image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", **options)
+    return buffer.getvalue()
+
+
+def opaque(image) -> bool:
+    """Whether ``image`` (PIL) has no transparent pixel (matplotlib writes opaque RGBA)."""
+    if "A" in image.getbands():
+        return image.getchannel("A").getextrema()[0] == 255
+    return "transparency" not in image.info
+
+
+def is_photograph(image) -> bool:
+    """Whether ``image`` (PIL) has the many colours of a photograph rather than those of a plot."""
+    thumbnail = image.convert("RGB")
+    thumbnail.thumbnail((256, 256))
+    return len(thumbnail.getcolors(maxcolors=256 * 256) or range(256 * 256)) > PHOTO_COLOURS
+
+
+def compact_image(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
+    """``data`` (PNG, JPEG, GIF, WebP) in the lightest fitting format: (bytes, extension, pixel size)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    original = (data, image.format.lower().replace("jpeg", "jpg"), image.size)
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        candidate = _webp(image, save_all=True, lossless=False, quality=80, method=4)
+    elif is_photograph(image):
+        candidate = _webp(image.convert("RGB" if opaque(image) else "RGBA"), quality=85, method=4)
+    else:
+        candidate = _webp(image.convert("RGB" if opaque(image) else "RGBA"), lossless=True, quality=100, method=4)
+    return (candidate, "webp", image.size) if len(candidate) < len(data) else original
+
+
+def wav_to_mp3(data: bytes, kbps_per_channel: int = 64) -> bytes:
+    """A WAV file (8-, 16- or 32-bit PCM) as MP3."""
+    import lameenc
+
+    with wave.open(io.BytesIO(data)) as sound:
+        channels, width, rate = sound.getnchannels(), sound.getsampwidth(), sound.getframerate()
+        frames = sound.readframes(sound.getnframes())
+    if width == 1:
+        samples = (np.frombuffer(frames, np.uint8).astype(np.int16) - 128) << 8
+    elif width == 2:
+        samples = np.frombuffer(frames, "<i2")
+    elif width == 4:
+        samples = (np.frombuffer(frames, "<i4") >> 16).astype(np.int16)
+    else:
+        raise ValueError(f"WAV with {8 * width}-bit samples; expected 8, 16 or 32")
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps_per_channel * channels)
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(channels)
+    encoder.set_quality(5)
+    return bytes(encoder.encode(samples.astype("<i2").tobytes()) + encoder.flush())
+
+
+class MediaStore:
+    """Writes media files into ``site/_media``, once per content; pages link to them from ``prefix``
+    (``""`` for a page at the site's root, ``"../"`` one folder below)."""
+
+    def __init__(self, site: Path):
+        self.folder = Path(site) / FOLDER
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.written: dict[str, str] = {}  # content hash of the original -> file name
+        self.sizes: dict[str, tuple[int, int]] = {}
+
+    def _store(self, data: bytes, convert) -> str:
+        key = hashlib.sha256(data).hexdigest()[:20]
+        if key not in self.written:
+            compact, extension, size = convert(data)
+            name = f"{key}.{extension}"
+            (self.folder / name).write_bytes(compact)
+            self.written[key], self.sizes[key] = name, size
+        return key
+
+    def image(self, data: bytes, prefix: str = "") -> tuple[str, tuple[int, int]]:
+        """The link to ``data`` (an image) stored compactly, and its size in pixels."""
+        key = self._store(data, compact_image)
+        return f"{prefix}{FOLDER}/{self.written[key]}", self.sizes[key]
+
+    def sound(self, data: bytes, prefix: str = "") -> str:
+        """The link to ``data`` (a WAV file) stored as MP3."""
+        key = self._store(data, lambda wav: (wav_to_mp3(wav), "mp3", (0, 0)))
+        return f"{prefix}{FOLDER}/{self.written[key]}"
+
+    def html_with_sound_files(self, html: str, prefix: str = "") -> str:
+        """``html`` with each WAV embedded in an ``<audio>``/``<source>`` replaced by a link to its MP3."""
+        def replace(match: re.Match) -> str:
+            try:
+                data = base64.b64decode("".join(match.group(2).split()), validate=True)
+                link = self.sound(data, prefix)
+            except (binascii.Error, wave.Error, EOFError, ValueError):
+                return match.group(0)  # not a WAV we can read: left as it is
+            rest = re.sub(r'\btype="audio/[^"]*"', 'type="audio/mpeg"', match.group(3))
+            return f'{match.group(1)}"{link}"{rest}'
+
+        html = AUDIO.sub(replace, html)
+        return re.sub(r"<audio\b(?![^>]*\bpreload=)", '<audio preload="none"', html)
+
+
+def lighter_png(data: bytes) -> tuple[bytes, str]:
+    """A PNG for a notebook to download, lighter in a format every notebook viewer shows: an opaque
+    photograph as JPEG (quality 85), a figure with at most 256 colours (median cut, no dithering:
+    plots keep their flat colours and crisp lines); (bytes, MIME type), the original if not lighter."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    buffer = io.BytesIO()
+    if opaque(image) and is_photograph(image):
+        image.convert("RGB").save(buffer, "JPEG", quality=85, optimize=True)
+        mime = "image/jpeg"
+    else:
+        rgba = image.convert("RGBA")
+        palette = (rgba.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+                   if opaque(image) else rgba.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE))
+        palette.save(buffer, "PNG", optimize=True)
+        mime = "image/png"
+    return (buffer.getvalue(), mime) if buffer.tell() < len(data) else (data, "image/png")
+
+
+def compact_notebook(notebook) -> None:
+    """A notebook to download made lighter (in place), in formats every notebook viewer shows:
+    figures as :func:`lighter_png` makes them, a WAV inside an ``<audio>`` as MP3."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                light, mime = lighter_png(base64.b64decode("".join(data["image/png"].split())))
+                del data["image/png"]
+                data[mime] = base64.b64encode(light).decode()
+                metadata = output.get("metadata", {})
+                if mime != "image/png" and "image/png" in metadata:
+                    metadata[mime] = metadata.pop("image/png")
+            if isinstance(data.get("text/html"), str) and "data:audio/" in data["text/html"]:
+                data["text/html"] = AUDIO.sub(_inline_mp3, data["text/html"])
+
+
+def _inline_mp3(match: re.Match) -> str:
+    try:
+        mp3 = wav_to_mp3(base64.b64decode("".join(match.group(2).split()), validate=True))
+    except (binascii.Error, wave.Error, EOFError, ValueError):
+        return match.group(0)
+    rest = re.sub(r'\btype="audio/[^"]*"', 'type="audio/mpeg"', match.group(3))
+    return f'{match.group(1)}"data:audio/mpeg;base64,{base64.b64encode(mp3).decode()}"{rest}'
