@@ -18,7 +18,9 @@ import re
 TAG = re.compile(r"<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 OPEN_OR_CLOSE = re.compile(r"<(/?)([A-Za-z][\w-]*)[^>]*?(/?)>")
 PRE = re.compile(r"(<pre\b[^>]*>)(.*?)(</pre>)", re.DOTALL)
-CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e\u2e80-\u2fdf]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e\u2e80-\u2fdf"
+# A run of Chinese: CJK characters, with digits, spaces and CJK punctuation between them ("第5章 手写").
+CHINESE = re.compile(f"[{_CJK}](?:[{_CJK}\\d \u00b7\u2014\u2026\u201c\u201d]*[{_CJK}])?")
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 SKIPPED = ("script", "style", "title", "textarea", "math", "svg")
 CHINESE_LANG = "zh-CN"

@@ -25,7 +25,8 @@ def plain_markdown(source: str) -> str:
     text = MATH.sub(" ", source)
     text = re.sub(r"<[^>]+>", " ", text)
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"[*_`#>|]+", " ", text)
+    text = re.sub(r"[*`]+", "", text)  # emphasis and code marks (not "_": it joins names like load_digits)
+    text = re.sub(r"^\s*#+|[>|]+", " ", text, flags=re.MULTILINE)
     return " ".join(html.unescape(text).split())
 
 
