@@ -142,7 +142,7 @@ def test_images_are_stored_once_in_a_lighter_format(tmp_path):
     assert not media.is_photograph(Image.open(io.BytesIO(figure)))
 
 
-def test_sound_becomes_mp3_and_downloads_get_lighter_images():
+def test_sound_becomes_mp3_and_downloads_keep_printed_outputs_but_not_media():
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as sound:
         sound.setnchannels(1)
@@ -153,14 +153,15 @@ def test_sound_becomes_mp3_and_downloads_get_lighter_images():
     assert len(mp3) < len(buffer.getvalue()) / 3 and (mp3[:3] == b"ID3" or mp3[:2] in (b"\xff\xfb", b"\xff\xf3"))
     html = f'<audio controls><source src="data:audio/wav;base64,{base64.b64encode(buffer.getvalue()).decode()}" type="audio/wav"></audio>'
     book = new_notebook(cells=[new_code_cell("show()", outputs=[
-        new_output("display_data", data={"image/png": base64.b64encode(picture(photo=True)).decode()},
-                   metadata={"image/png": {"width": 60}}),
-        new_output("display_data", data={"text/html": html})])])
-    media.compact_notebook(book)
-    photo, sound = book.cells[0].outputs
-    assert set(photo.data) == {"image/jpeg"} and photo.metadata == {"image/jpeg": {"width": 60}}
-    assert 'src="data:audio/mpeg;base64,' in sound.data["text/html"] and 'type="audio/mpeg"' in sound.data["text/html"]
-    assert media.lighter_png(b"not a png" * 0 + picture())[1] == "image/png"
+        new_output("display_data", data={"image/png": base64.b64encode(picture(photo=True)).decode(),
+                                         "text/plain": "<Figure>"}, metadata={"image/png": {"alt": "a cat"}}),
+        new_output("display_data", data={"text/html": html}),
+        new_output("stream", name="stdout", text="accuracy 0.98\n")])])
+    media.light_notebook(book)
+    photo, sound, printed = book.cells[0].outputs
+    assert photo.data == {"text/plain": "[a cat: shown on the chapter's web page; run the cell to draw it]"}
+    assert list(sound.data) == ["text/plain"] and "web page" in sound.data["text/plain"] and not photo.metadata
+    assert printed.text == "accuracy 0.98\n"  # what the chapter printed stays
 
 
 # --- fonts --------------------------------------------------------------------------------------

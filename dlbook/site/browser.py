@@ -273,8 +273,8 @@ def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
     Every page (the home page and each chapter, in every edition) is opened in headless Chromium
     at each of ``widths`` (a desktop window and a phone): console errors, images that did not
     decode or lack alt text, raw TeX, formulas not laid out, fonts not loaded, sideways scrolling,
-    links to missing files. The page of ``chapter`` must also be executed, with figures and math,
-    and the search box must find it by a word of its prose. Then :func:`dlbook.site.audit.audit_site`:
+    links to missing files; the search box must find each chapter by a word of its prose. The
+    page of ``chapter`` must also be executed, with figures and math. Then :func:`dlbook.site.audit.audit_site`:
     the weight budgets and no trace of the build machine. Returns ``{"pages": {"NAME@WIDTH": facts},
     "audit": ..., "search": ..., "problems": [...], "screenshots": [...]}``; screenshots of the home
     page and the chapter at each width (``site-home.png``, ``site-NN-390.png``, ``site-NN-figure.png``…)
@@ -310,17 +310,20 @@ def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
                 if is_named and facts["images"]:
                     report["screenshots"].append(str(browser.screenshot(
                         screenshots / f"site-{short}{suffix}-figure.png", scroll_to="img.figure")))
-                if is_named and width == max(widths):
-                    report["search"] = _check_search(browser, page, report["problems"])
+                if width == max(widths) and short != "home":
+                    found = _check_search(browser, page, report["problems"], required=is_named)
+                    report["search"] = found if is_named else report["search"]
     return report
 
 
-def _check_search(browser: Chromium, page: Path, problems: list[str]) -> dict:
-    """Search the page's own site for a word of its prose; the page must be among the results."""
+def _check_search(browser: Chromium, page: Path, problems: list[str], required: bool = True) -> dict:
+    """Search the page's own site for a word of its prose; the page must be among the results
+    (a page without a long enough word is a problem only if ``required``)."""
     text = browser.evaluate("[...document.querySelectorAll('.text_cell_render p')].map(p => p.innerText).join(' ')")
     word = search_word(text or "")
     if word is None:
-        problems.append(f"{page.name}: no prose word to search for")
+        if required:
+            problems.append(f"{page.name}: no prose word to search for")
         return {"word": None, "results": []}
     links = browser.evaluate(SEARCH % json.dumps(word)) or []
     if not any(link.split("#")[0].endswith(page.name) for link in links):

@@ -217,7 +217,7 @@ def _stylesheet(fonts: dict) -> str:
 
     def colours(style: str) -> str:
         rules = HtmlFormatter(style=style).get_style_defs(".highlight")
-        return re.sub(r"^\.highlight \{ background: [^;]+; \}$", "", rules, flags=re.MULTILINE)
+        return re.sub(r"^(\.highlight \{ )background: [^;]+;", r"\1", rules, flags=re.MULTILINE)  # ours: --code-bg
 
     faces = "\n".join([
         "/* Fonts cut down to the characters of the book (dlbook.site.fonts); SIL Open Font License 1.1. */",
@@ -236,16 +236,17 @@ def _write(path: Path, text: str) -> None:
 
 
 def _write_downloads(folder: Path, chapter: Chapter, notebook) -> dict:
-    """The chapter's notebook (executed, as the reader sees it; else from its source) and its
-    Markdown source, in ``folder``; their links from the chapter's page."""
+    """The chapter's notebook (executed, with its printed outputs but not its media: see
+    :func:`~dlbook.site.media.light_notebook`; else from its source) and its Markdown source, in
+    ``folder``; their links from the chapter's page."""
     import nbformat
 
-    from dlbook.site.media import compact_notebook
+    from dlbook.site.media import light_notebook
 
     links = {}
     folder.mkdir(parents=True, exist_ok=True)
     light = copy.deepcopy(notebook)
-    compact_notebook(light)
+    light_notebook(light)
     nbformat.write(light, folder / f"{chapter.stem}.ipynb")
     links["notebook"] = f"{DOWNLOADS}/{chapter.stem}.ipynb"
     if chapter.source is not None:

@@ -21,6 +21,7 @@ GATHERINGS = ("gather", "gather*", "gathered", "multline", "multline*")
 OPERATOR_NAME = re.compile(r"\\operatorname(\*?)\s*\{((?:[^{}]|\{[^{}]*\})*)\}")
 NAMED_ARG = re.compile(r"\\arg\s*\\(max|min)(?![A-Za-z])|\\(argmax|argmin)(?![A-Za-z])|\\arg(?![A-Za-z])")
 MARKER = "dlbookop"
+PRIMED = re.compile(r"<msup>(<mi>[^<]*</mi>)<mi>(&#x0203[234];)</mi></msup>")
 
 
 class MathError(ValueError):
@@ -153,5 +154,7 @@ def latex_to_mathml(tex: str, display: bool = False) -> str:
         mathml = mathml.replace(f"<mo>{marker}</mo>", ('<mo movablelimits="true">' if limits else "<mo>")
                                 + html.escape(name.replace(" ", chr(0x2009))) + "</mo>")
     mathml = mathml.replace("<mi>&#x0007E;</mi>", "<mo>&#x0223C;</mo>")  # \sim: latex2mathml writes "~"
+    # s' is s followed by a prime, not a prime raised once more as a superscript (its glyph sits high already)
+    mathml = PRIMED.sub(r'<mrow>\1<mo form="postfix" lspace="0em" rspace="0em">\2</mo></mrow>', mathml)
     check_mathml(mathml, tex)
     return mathml

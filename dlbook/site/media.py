@@ -6,10 +6,11 @@ chapter 10's music made pages of 2–3 MB. :class:`MediaStore` writes each one o
 ``_media/`` of the site, named by its content (so a figure that two editions of a chapter show
 is stored once), in a lighter format a browser shows as well:
 
-* a figure (few colours, sharp lines) → lossless WebP, the same pixels in about 30 % fewer bytes;
+* a figure (few colours, sharp lines) → lossless WebP, the same pixels in about 60 % fewer bytes
+  (lossy when that is much lighter: a figure made of pictures);
 * a photograph (many colours) → WebP at quality 85;
 * an animation → animated WebP, when smaller;
-* a sound → MP3 (LAME, 64 kbit/s per channel).
+* a sound → MP3 (LAME, 48 kbit/s per channel).
 
 Each file is kept in its original format where that is smaller. An image gets its displayed
 size (``width``/``height``) so the page does not jump while it loads: a high-density figure
@@ -55,22 +56,26 @@ def is_photograph(image) -> bool:
 
 
 def compact_image(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
-    """``data`` (PNG, JPEG, GIF, WebP) in the lightest fitting format: (bytes, extension, pixel size)."""
+    """``data`` (PNG, JPEG, GIF, WebP) in the lightest fitting format: (bytes, extension, pixel size).
+
+    A figure is stored losslessly unless lossy WebP (quality 85) is much lighter, as it is for a
+    figure made of pictures (a grid of generated digits), where its artefacts are not seen."""
     from PIL import Image
 
     image = Image.open(io.BytesIO(data))
     original = (data, image.format.lower().replace("jpeg", "jpg"), image.size)
-    frames = getattr(image, "n_frames", 1)
-    if frames > 1:
+    if getattr(image, "n_frames", 1) > 1:
         candidate = _webp(image, save_all=True, lossless=False, quality=80, method=4)
-    elif is_photograph(image):
-        candidate = _webp(image.convert("RGB" if opaque(image) else "RGBA"), quality=85, method=4)
     else:
-        candidate = _webp(image.convert("RGB" if opaque(image) else "RGBA"), lossless=True, quality=100, method=4)
+        still = image.convert("RGB" if opaque(image) else "RGBA")
+        candidate = _webp(still, quality=85, method=4)
+        if not is_photograph(image):
+            lossless = _webp(still, lossless=True, quality=100, method=4)
+            candidate = candidate if len(candidate) < 0.8 * len(lossless) else lossless
     return (candidate, "webp", image.size) if len(candidate) < len(data) else original
 
 
-def wav_to_mp3(data: bytes, kbps_per_channel: int = 64) -> bytes:
+def wav_to_mp3(data: bytes, kbps_per_channel: int = 48) -> bytes:
     """A WAV file (8-, 16- or 32-bit PCM) as MP3."""
     import lameenc
 
@@ -137,47 +142,23 @@ class MediaStore:
         return re.sub(r"<audio\b(?![^>]*\bpreload=)", '<audio preload="none"', html)
 
 
-def lighter_png(data: bytes) -> tuple[bytes, str]:
-    """A PNG for a notebook to download, lighter in a format every notebook viewer shows: an opaque
-    photograph as JPEG (quality 85), a figure with at most 256 colours (median cut, no dithering:
-    plots keep their flat colours and crisp lines); (bytes, MIME type), the original if not lighter."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(data))
-    buffer = io.BytesIO()
-    if opaque(image) and is_photograph(image):
-        image.convert("RGB").save(buffer, "JPEG", quality=85, optimize=True)
-        mime = "image/jpeg"
-    else:
-        rgba = image.convert("RGBA")
-        palette = (rgba.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-                   if opaque(image) else rgba.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE))
-        palette.save(buffer, "PNG", optimize=True)
-        mime = "image/png"
-    return (buffer.getvalue(), mime) if buffer.tell() < len(data) else (data, "image/png")
-
-
-def compact_notebook(notebook) -> None:
-    """A notebook to download made lighter (in place), in formats every notebook viewer shows:
-    figures as :func:`lighter_png` makes them, a WAV inside an ``<audio>`` as MP3."""
+def light_notebook(notebook) -> None:
+    """The executed notebook a reader downloads, made light (in place): its code, prose and printed
+    outputs stay; each figure, animation or sound becomes one line saying what it showed (its alt
+    text) and where to see it, the chapter's web page. Embedded media are nine tenths of an
+    executed notebook's weight (5 MB for the English chapters, even recompressed), and running
+    the notebook draws them again."""
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            if "image/png" in data:
-                light, mime = lighter_png(base64.b64decode("".join(data["image/png"].split())))
-                del data["image/png"]
-                data[mime] = base64.b64encode(light).decode()
-                metadata = output.get("metadata", {})
-                if mime != "image/png" and "image/png" in metadata:
-                    metadata[mime] = metadata.pop("image/png")
-            if isinstance(data.get("text/html"), str) and "data:audio/" in data["text/html"]:
-                data["text/html"] = AUDIO.sub(_inline_mp3, data["text/html"])
-
-
-def _inline_mp3(match: re.Match) -> str:
-    try:
-        mp3 = wav_to_mp3(base64.b64decode("".join(match.group(2).split()), validate=True))
-    except (binascii.Error, wave.Error, EOFError, ValueError):
-        return match.group(0)
-    rest = re.sub(r'\btype="audio/[^"]*"', 'type="audio/mpeg"', match.group(3))
-    return f'{match.group(1)}"data:audio/mpeg;base64,{base64.b64encode(mp3).decode()}"{rest}'
+            data, metadata = output.get("data", {}), output.get("metadata", {})
+            mime = next((m for m in data if m.startswith("image/")), None)
+            html = data.get("text/html") if isinstance(data.get("text/html"), str) else ""
+            if mime:
+                shown = metadata.get(mime, {}) if isinstance(metadata.get(mime), dict) else {}
+                alt = shown.get("alt") or "a figure"
+                output.data = {"text/plain": f"[{alt}: shown on the chapter's web page; run the cell to draw it]"}
+            elif "<audio" in html or "data:image/" in html or "data:audio/" in html:
+                output.data = {"text/plain": "[a sound or picture: on the chapter's web page; run the cell to make it]"}
+            else:
+                continue
+            output.metadata = {}
