@@ -1,7 +1,7 @@
 """Plots that several chapters draw: learning curves, predictions against the truth, image grids.
 
-Importing this module also lets every figure show Chinese characters (:func:`use_chinese_font`)
-and, in a notebook, shows figures sharp on high-density screens with an alt text made of their
+Importing this module also lets every figure show Chinese characters (:func:`use_chinese_font`),
+labels date axes concisely (no overlapping dates), and, in a notebook, shows figures sharp on high-density screens with an alt text made of their
 titles (:func:`show_figures_sharp`). Image grids wrap into rows no wider than
 :data:`MAX_FIGURE_WIDTH`, so that each picture stays legible on a phone.
 """
@@ -45,6 +45,8 @@ def use_chinese_font() -> str:
 
 
 use_chinese_font()
+# Dates on an axis as "Jan 02 … 10 / 2011" instead of full dates that overlap (chapter 03's hours).
+mpl.rcParams["date.converter"] = "concise"
 
 MAX_FIGURE_WIDTH = 8.0  # inches: a grid wider than this wraps into more rows (a phone shows ~4 in of it)
 
