@@ -312,6 +312,22 @@ def test_site_in_headless_chromium_at_desktop_and_phone_widths(book, tmp_path):
                         "02_broken.html at 1280 px: no rendered math (<math>) on the page"]
 
 
+def test_code_cells_have_a_copy_button_that_copies_the_code_as_written(book):
+    """The button copies the text of the cell's code (the line spans of the page add nothing), and
+    a print of the page leaves out the navigation and the buttons."""
+    needs_chromium()
+    with browser.Chromium() as chromium:
+        chromium.open((book / "01_first.html").as_uri())
+        cells = chromium.evaluate("[...document.querySelectorAll('.input_area')].map(box => "
+                                  "[box.querySelectorAll('.copy-button').length, box.querySelector('pre').textContent])")
+        chromium.send("Emulation.setEmulatedMedia", media="print")
+        printed = chromium.evaluate("['.sidebar', '.copy-button', '.pager'].map(s => "
+                                    "getComputedStyle(document.querySelector(s)).display)")
+    assert [count for count, _ in cells] == [1] * 5
+    assert [code.rstrip("\n") for _, code in cells][2] == LONG_CODE.rstrip("\n")
+    assert printed == ["none", "none", "none"]
+
+
 def test_a_browser_that_does_not_start_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DLBOOK_BROWSER", "/nonexistent/chromium")
     assert browser.find_browser() is None
