@@ -33,9 +33,16 @@ def _forms(path: Path | str | None) -> list[str]:
     return [f.rstrip("/") for f in forms if f.rstrip("/") not in ("", "/")]
 
 
-@functools.cache
+PATH_VARIABLES = ("DLBOOK_MIRROR", "DLBOOK_DATA", "DLBOOK_MODELS", "DLBOOK_BUILD", "HOME")
+
+
 def machine_folders() -> tuple[tuple[str, str], ...]:
     """(folder, what a page shows instead) for the build machine's folders, longest first."""
+    return _machine_folders(tuple(os.environ.get(name) for name in PATH_VARIABLES), os.getcwd())
+
+
+@functools.cache
+def _machine_folders(variables: tuple, cwd: str) -> tuple[tuple[str, str], ...]:
     from dlbook import paths
 
     root = paths.project_root()
