@@ -265,6 +265,18 @@ def test_a_formula_that_does_not_convert_fails_the_build_naming_chapter_and_form
     assert "chapter 01 (01_first.md)" in message and "\\weirdcommand" in message and "a &= b" in message
 
 
+def test_a_rebuild_reuses_media_and_removes_what_is_no_longer_linked(tmp_path):
+    build_folder, sources = write_book(tmp_path, records=[])
+    site = build.build_site(build_folder, sources=sources, repository="").parent
+    media = {p.name: p.stat().st_mtime_ns for p in (site / "_media").iterdir()}
+    for stale in (site / "_media" / "0000.webp", site / "09_gone.html", site / "_downloads" / "09_gone.ipynb"):
+        stale.write_text("left by an earlier build")
+    build.build_site(build_folder, sources=sources, repository="")
+    assert {p.name: p.stat().st_mtime_ns for p in (site / "_media").iterdir()} == media  # reused, not re-encoded
+    assert not (site / "09_gone.html").exists() and not (site / "_downloads" / "09_gone.ipynb").exists()
+    assert (site / "_downloads" / "01_first.ipynb").is_file()
+
+
 def test_nothing_to_render_or_check_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     with pytest.raises(FileNotFoundError, match="make book"):
         build.build_site(tmp_path, sources=[])

@@ -346,7 +346,22 @@ def build_site(build: Path | None = None, out: Path | None = None, sources: list
     shutil.copyfile(TEMPLATES / "book.js", static / "book.js")
     for path, page in finished.items():
         _write(path, page)
+    store.remove_unused()
+    _remove_stale(out, set(finished), scripts)
     return out / "index.html"
+
+
+def _remove_stale(out: Path, pages: set[Path], scripts: list[Path]) -> None:
+    """Delete what earlier builds left that this one did not write: chapter pages, downloads, indexes."""
+    for folder in {page.parent for page in pages}:
+        written = {p.name for p in pages if p.parent == folder}
+        downloads = {f"{Path(name).stem}.ipynb" for name in written} | {f"{Path(name).stem}.md" for name in written}
+        for stale in [*folder.glob("[0-9][0-9]_*.html"), *(folder / DOWNLOADS).glob("*")]:
+            if stale.name not in written and stale.name not in downloads:
+                stale.unlink()
+    for stale in (out / "_static").glob("search-*.js"):
+        if stale not in scripts:
+            stale.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:

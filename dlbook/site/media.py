@@ -110,12 +110,29 @@ class MediaStore:
 
     def _store(self, data: bytes, convert) -> str:
         key = hashlib.sha256(data).hexdigest()[:20]
-        if key not in self.written:
+        if key in self.written:
+            return key
+        earlier = next(self.folder.glob(f"{key}.*"), None)  # written by an earlier build: reused
+        if earlier is not None and earlier.suffix != ".mp3":
+            from PIL import Image
+
+            with Image.open(earlier) as image:
+                self.written[key], self.sizes[key] = earlier.name, image.size
+        elif earlier is not None:
+            self.written[key], self.sizes[key] = earlier.name, (0, 0)
+        else:
             compact, extension, size = convert(data)
             name = f"{key}.{extension}"
             (self.folder / name).write_bytes(compact)
             self.written[key], self.sizes[key] = name, size
         return key
+
+    def remove_unused(self) -> None:
+        """Delete the files of earlier builds that no page of this one links to."""
+        used = set(self.written.values())
+        for path in self.folder.iterdir():
+            if path.name not in used:
+                path.unlink()
 
     def image(self, data: bytes, prefix: str = "") -> tuple[str, tuple[int, int]]:
         """The link to ``data`` (an image) stored compactly, and its size in pixels."""
