@@ -35,6 +35,16 @@
     box.appendChild(button);
   }
 
+  // Print: a formula or table wider than the paper is scaled down to fit instead of being cut off.
+  const wide = () => document.querySelectorAll(".math-display, .table-scroll, .text_cell_render table, .output_html table");
+  window.addEventListener("beforeprint", () => {
+    for (const box of wide()) {
+      const natural = box.scrollWidth, room = box.parentElement.clientWidth;
+      if (natural > room + 1) box.style.zoom = (room / natural).toFixed(3);
+    }
+  });
+  window.addEventListener("afterprint", () => { for (const box of wide()) box.style.zoom = ""; });
+
   // Search: the index is a script (search-LANG.js) loaded on first use, so it works from disk too.
   const box = document.getElementById("search-box");
   const list = document.getElementById("search-results");
