@@ -71,6 +71,7 @@ ENGLISH_LABELS = {
     "source": "Markdown source", "view_source": "View on GitHub", "colab": "Open in Colab",
     "kaggle": "Open in Kaggle", "copy": "Copy", "copied": "Copied", "no_results": "No section contains all of",
     "not_run_notebook": "Notebook (.ipynb, not executed)",
+    "notebook_title": "The chapter as a notebook, with what its cells printed (its figures and sounds are on this page)",
 }
 # Every edition of the site; the first is at the site's root. A Chinese edition adds
 # Edition("zh-CN", "中文", "chapters/zh", "zh", CHINESE_LABELS) here.
