@@ -140,6 +140,8 @@ def test_images_are_stored_once_in_a_lighter_format(tmp_path):
                               np.asarray(Image.open(io.BytesIO(figure)).convert("RGB")))
     assert media.is_photograph(Image.open(io.BytesIO(picture(photo=True))))
     assert not media.is_photograph(Image.open(io.BytesIO(figure)))
+    photo, extension, size = media.compact_image(picture((400, 200), photo=True), display_width=200)
+    assert extension == "webp" and size == (300, 150) == Image.open(io.BytesIO(photo)).size  # 1.5 px per CSS px
 
 
 def test_sound_becomes_mp3_and_downloads_keep_printed_outputs_but_not_media():

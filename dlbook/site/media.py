@@ -8,7 +8,7 @@ is stored once), in a lighter format a browser shows as well:
 
 * a figure (few colours, sharp lines) → lossless WebP, the same pixels in about 60 % fewer bytes
   (lossy when that is much lighter: a figure made of pictures);
-* a photograph (many colours) → WebP at quality 85;
+* a photograph (many colours) → WebP at quality 80, at most 1.5 pixels per CSS pixel;
 * an animation → animated WebP, when smaller;
 * a sound → MP3 (LAME, 48 kbit/s per channel).
 
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 FOLDER = "_media"
+PHOTO_DENSITY = 1.5  # pixels per CSS pixel kept of a photograph (figures keep their 2)
 PHOTO_COLOURS = 4096  # a picture with more distinct colours (in a 256-px thumbnail) is a photograph
 AUDIO = re.compile(r'(<source\b[^>]*?\bsrc=|<audio\b[^>]*?\bsrc=)"data:audio/(?:wav|x-wav|wave|vnd\.wave);base64,'
                    r'([A-Za-z0-9+/=\s]+)"([^>]*>)')
@@ -55,23 +56,31 @@ def is_photograph(image) -> bool:
     return len(thumbnail.getcolors(maxcolors=256 * 256) or range(256 * 256)) > PHOTO_COLOURS
 
 
-def compact_image(data: bytes) -> tuple[bytes, str, tuple[int, int]]:
+def compact_image(data: bytes, display_width: int | None = None) -> tuple[bytes, str, tuple[int, int]]:
     """``data`` (PNG, JPEG, GIF, WebP) in the lightest fitting format: (bytes, extension, pixel size).
 
     A figure is stored losslessly unless lossy WebP (quality 85) is much lighter, as it is for a
-    figure made of pictures (a grid of generated digits), where its artefacts are not seen."""
+    figure made of pictures (a grid of generated digits), where its artefacts are not seen. A
+    photograph is stored lossy (quality 80), with at most :data:`PHOTO_DENSITY` pixels per CSS
+    pixel of its ``display_width``: a photo of a few hundred pixels gains nothing at twice its size.
+    """
     from PIL import Image
 
     image = Image.open(io.BytesIO(data))
     original = (data, image.format.lower().replace("jpeg", "jpg"), image.size)
     if getattr(image, "n_frames", 1) > 1:
         candidate = _webp(image, save_all=True, lossless=False, quality=80, method=4)
+    elif is_photograph(image):
+        still = image.convert("RGB" if opaque(image) else "RGBA")
+        if display_width and still.width > PHOTO_DENSITY * display_width:
+            width = round(PHOTO_DENSITY * display_width)
+            still = still.resize((width, round(still.height * width / still.width)), Image.LANCZOS)
+        candidate = _webp(still, quality=80, method=4)
+        return (candidate, "webp", still.size) if len(candidate) < len(data) else original
     else:
         still = image.convert("RGB" if opaque(image) else "RGBA")
-        candidate = _webp(still, quality=85, method=4)
-        if not is_photograph(image):
-            lossless = _webp(still, lossless=True, quality=100, method=4)
-            candidate = candidate if len(candidate) < 0.8 * len(lossless) else lossless
+        lossy, lossless = _webp(still, quality=85, method=4), _webp(still, lossless=True, quality=100, method=4)
+        candidate = lossy if len(lossy) < 0.8 * len(lossless) else lossless
     return (candidate, "webp", image.size) if len(candidate) < len(data) else original
 
 
@@ -134,9 +143,10 @@ class MediaStore:
             if path.name not in used:
                 path.unlink()
 
-    def image(self, data: bytes, prefix: str = "") -> tuple[str, tuple[int, int]]:
-        """The link to ``data`` (an image) stored compactly, and its size in pixels."""
-        key = self._store(data, compact_image)
+    def image(self, data: bytes, prefix: str = "", display_width: int | None = None) -> tuple[str, tuple[int, int]]:
+        """The link to ``data`` (an image shown ``display_width`` CSS pixels wide, if known) stored
+        compactly, and its size in pixels."""
+        key = self._store(data, lambda image: compact_image(image, display_width))
         return f"{prefix}{FOLDER}/{self.written[key]}", self.sizes[key]
 
     def sound(self, data: bytes, prefix: str = "") -> str:

@@ -213,11 +213,11 @@ class MediaFiles(Preprocessor):
         data, metadata = output.data, output.setdefault("metadata", {})
         own = metadata.setdefault(mime, {}) if isinstance(metadata.get(mime, {}), dict) else {}
         alt = own.get("alt") or (f"Figure in the section \u201c{self.section}\u201d" if self.section else "Figure")
+        width, height = own.get("width"), own.get("height")
         if self.store is None:
             link, size = f"data:{mime};base64,{''.join(data[mime].split())}", None
         else:
-            link, size = self.store.image(base64.b64decode("".join(data[mime].split())), self.prefix)
-        width, height = own.get("width"), own.get("height")
+            link, size = self.store.image(base64.b64decode("".join(data[mime].split())), self.prefix, width)
         if size and not width:  # a high-density figure declares its size in CSS pixels; others are 1:1
             width, height = size
         dimensions = f' width="{width}" height="{height}"' if width and height else ""
