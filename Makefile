@@ -39,15 +39,21 @@ test-backends: setup
 test-gpu-config: setup
 	KERAS_BACKEND=jax DLBOOK_PRECISION=mixed_bfloat16 $(BIN)/python -m pytest chapters
 
-# JupyterLab from the venv, rooted at the checkout; jupytext opens chapters/*.md as notebooks.
+# JupyterLab from the venv, rooted at the checkout; a double click on chapters/*.md opens the notebook:
+# the venv's JupyterLab settings (dlbook/site/lab.py, written into $(VENV), never the home folder) make
+# jupytext's notebook the default viewer of Markdown files and turn the news popup off.
 # Kernels start in chapters/, so relative DLBOOK_* paths (DLBOOK_MIRROR=../shared/data) are made
 # absolute first, as `dlbook run` does. More options: make lab LAB_OPTIONS="--no-browser --port 8890".
 LAB_OPTIONS ?=
+LAB_SETTINGS := $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 START_LAB := import os, sys; from dlbook.paths import absolutize_path_variables; \
 	absolutize_path_variables(); \
 	os.execv(sys.executable, [sys.executable, "-m", "jupyter", "lab", *sys.argv[1:]])
 
-lab: setup
+$(LAB_SETTINGS): $(STAMP) dlbook/site/lab.py
+	$(BIN)/python -m dlbook.site.lab >/dev/null
+
+lab: setup $(LAB_SETTINGS)
 	$(BIN)/python -c '$(START_LAB)' --ServerApp.root_dir="$(CURDIR)" $(LAB_OPTIONS)
 
 clean:

@@ -31,7 +31,11 @@ Infrastructure
 The website (``site/``): the runner's notebooks → HTML → a check in a real browser
 ``site.build``     the static site in build/html: pages, contents, results table
 ``site.notebook``  one executed notebook as an HTML fragment (MathML, figures, streams)
+``site.mathml``    TeX → MathML, right or a build error; ``site.media`` figures and sound as light files
+``site.markup``    code lines and Chinese text; ``site.fonts`` fonts cut to the characters used
+``site.search``    the search index; ``site.scrub`` no build-machine paths; ``site.audit`` weight budgets
 ``site.browser``   headless Chromium over the DevTools protocol: the site checked as a reader sees it
+``site.lab``       JupyterLab for readers (chapters open as notebooks)
 
 Domains, one folder each
 ``tabular``      ``tables`` (one-hot, standardisation, date splits), ``datasets`` (bike sharing)

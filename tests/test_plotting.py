@@ -78,3 +78,54 @@ def test_image_grid_passes_imshow_options_and_leaves_spare_axes_empty():
     assert shown[1].images[0].get_cmap().name == "magma" and not any(ax.axison for ax in fig.axes)
     assert fig._suptitle.get_text() == "grid"
     plt.close("all")
+
+
+def test_image_grids_wrap_into_rows_no_wider_than_the_limit():
+    from dlbook.plotting import MAX_FIGURE_WIDTH, image_grid, plot_images
+
+    pairs = np.zeros((8, 28, 56))  # chapter 06's digit pairs: twice as wide as high
+    fig = plot_images(pairs, titles=[f"sum = {i}" for i in range(8)], columns=8, size=1.6)
+    width, height = fig.get_size_inches()
+    shown = [ax for ax in fig.axes if ax.images]
+    assert width <= MAX_FIGURE_WIDTH and len(shown) == 8 and len(fig.axes) == 8  # 4 × 2, filled evenly
+    assert height == pytest.approx(2 * (1.6 * 28 / 56 + 0.25))  # each pair keeps its shape and size
+    strip = image_grid([np.zeros((10, 10))] * 7, rows=1, columns=7, figsize=(14, 2))
+    assert strip.get_size_inches()[0] <= MAX_FIGURE_WIDTH and len(strip.axes) == 8  # 2 rows of 4
+    plt.close("all")
+
+
+def test_figure_alt_text_comes_from_titles():
+    from dlbook.plotting import figure_alt_text, plot_images
+
+    fig, (left, right) = plt.subplots(1, 2)
+    left.set_title("training loss")
+    right.set_title("validation accuracy")
+    fig.suptitle("Learning curves")
+    assert figure_alt_text(fig) == "Learning curves; training loss; validation accuracy"
+    fig, ax = plt.subplots()
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    assert figure_alt_text(fig) == "loss against epoch"
+    grid = plot_images(np.zeros((10, 5, 5)), titles=list(range(10)))
+    assert figure_alt_text(grid) == "10 images titled 0, 1, 2, 3, 4, 5…"
+    assert figure_alt_text(plt.figure()) == "Figure"
+    plt.close("all")
+
+
+def test_notebook_figures_are_drawn_at_twice_their_size_with_alt_text():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from dlbook.plotting import _png_with_alt_text, show_figures_sharp
+
+    fig, ax = plt.subplots(figsize=(3, 2), dpi=100)
+    ax.plot([0, 1])
+    ax.set_title("a line")
+    data, metadata = _png_with_alt_text(fig, density=2.0)
+    width, height = Image.open(io.BytesIO(base64.b64decode(data))).size
+    assert abs(width - 2 * metadata["width"]) <= 1 and abs(height - 2 * metadata["height"]) <= 1
+    assert 250 < metadata["width"] <= 300 and metadata["alt"] == "a line"  # 3 in at 100 dpi, trimmed
+    assert show_figures_sharp() is False  # not in a notebook kernel: nothing to do
+    plt.close("all")

@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -25,27 +26,59 @@ from pathlib import Path
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHINESE_FONT = "dlbook Noto Sans SC"
+MATH_FONT = "dlbook Math"
+WIDTHS = (1280, 390)  # a desktop window and a phone
 
-# What the page itself reports, evaluated in it after it loaded and its fonts are ready.
+# What the page itself reports, evaluated in it after it loaded, its fonts are ready and every
+# image (lazy ones too) has been decoded.
 PAGE_FACTS = """(async () => {
   await document.fonts.ready;
+  await Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode().catch(() => null); }));
   const prose = [...document.querySelectorAll('.text_cell_render, .home-header, .content > p')]
     .map(e => e.innerText).join('\\n');
   const maths = [...document.querySelectorAll('math')];
-  const face = [...document.fonts].find(f => f.family.replace(/"/g, '') === '%s');
+  const face = name => { const f = [...document.fonts].find(f => f.family.replace(/"/g, '') === name);
+                         return f ? f.status : 'missing'; };
+  const width = document.documentElement.clientWidth;
+  const wide = [...document.querySelectorAll('body *')].filter(e => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && r.right > width + 1 && getComputedStyle(e).position !== 'fixed'
+        && !e.closest('.table-scroll, .math-display, .output_area, table, pre, .search-results');
+    }).slice(0, 3).map(e => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string'
+      ? '.' + e.className.trim().split(/\\s+/).join('.') : '') + ' (' + Math.round(e.getBoundingClientRect().right) + ' px)');
   return {
     title: document.title,
-    images: [...document.images].map(i => ({src: i.src.slice(0, 60), width: i.naturalWidth, complete: i.complete})),
-    raw_math: (prose.match(/\\$\\$|\\\\\\(|\\\\\\[|\\\\begin\\{|\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$/g) || []).slice(0, 5),
+    images: [...document.images].map(i => ({src: i.src.slice(0, 80), width: i.naturalWidth, alt: i.alt})),
+    raw_math: (prose.match(/\\$\\$|\\\\\\(|\\\\\\[|\\\\begin\\{|\\$[^$\\n]*\\\\[a-zA-Z]+[^$\\n]*\\$/g) || []).slice(0, 5)
+      .concat(maths.map(m => m.textContent).filter(t => /\\\\[a-zA-Z]|&/.test(t)).slice(0, 5)),
     math: maths.length,
     math_laid_out: maths.filter(m => m.getBoundingClientRect().height > 0).length,
     chinese: (document.body.innerText.match(/[\\u4e00-\\u9fff]/g) || []).length,
-    chinese_font: face ? face.status : 'missing',
-    links: [...document.querySelectorAll('a[rel=prev], a[rel=next], nav.sidebar a')].map(a => a.href),
+    chinese_font: face('%s'),
+    math_font: face('%s'),
+    links: [...document.querySelectorAll('a[rel=prev], a[rel=next], nav.sidebar a, .downloads a.download')].map(a => a.href),
     not_executed: document.querySelector('.banner-not-run') !== null,
+    page_width: document.documentElement.scrollWidth,
+    window_width: width,
+    too_wide: wide,
     height: document.documentElement.scrollHeight,
   };
-})()""" % CHINESE_FONT
+})()""" % (CHINESE_FONT, MATH_FONT)
+
+# Types a word into the search box and waits (up to 10 s) for the results: the pages they link.
+SEARCH = """(async (word) => {
+  const box = document.getElementById('search-box');
+  if (!box) return null;
+  box.focus();
+  box.value = word;
+  box.dispatchEvent(new Event('input'));
+  for (let i = 0; i < 100; i++) {
+    const links = [...document.querySelectorAll('#search-results a')].map(a => a.getAttribute('href'));
+    if (links.length || document.querySelector('#search-results .none')) return links;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  return [];
+})(%s)"""
 
 
 def find_browser() -> str | None:
@@ -189,59 +222,113 @@ class Chromium:
         return path
 
 
+    def resize(self, width: int, height: int = 900, mobile: bool = False) -> None:
+        """Lay pages out for a window of ``width`` CSS pixels (``mobile``: as a phone, honouring the
+        page's viewport settings)."""
+        self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+
+
 def page_problems(facts: dict, errors: list[str], chapter: bool) -> list[str]:
     """What is wrong with one page, from :data:`PAGE_FACTS` and its console errors; a ``chapter``
-    page must also have been executed and show figures and math."""
+    page (the one the check is about) must also have been executed and show figures and math."""
     problems = list(errors)
     if chapter and facts["not_executed"]:
         problems.append("the chapter was not executed: its page has no outputs")
     if chapter and not facts["images"]:
         problems.append("no figures on the page")
     problems += [f"image not decoded: {i['src']}..." for i in facts["images"] if not i["width"]]
+    problems += [f"image without alt text: {i['src']}..." for i in facts["images"] if not i["alt"].strip()]
     if facts["raw_math"]:
         problems.append(f"raw TeX in the text: {facts['raw_math']}")
     if chapter and not facts["math"]:
         problems.append("no rendered math (<math>) on the page")
     if facts["math"] > facts["math_laid_out"]:
         problems.append(f"{facts['math'] - facts['math_laid_out']} of {facts['math']} formulas not laid out")
+    if facts["math"] and facts["math_font"] != "loaded":
+        problems.append(f"the math font {MATH_FONT!r} did not load ({facts['math_font']})")
     if not facts["chinese"]:
         problems.append("no Chinese characters in the page text")
     elif facts["chinese_font"] != "loaded":
         problems.append(f"the Chinese font {CHINESE_FONT!r} did not load ({facts['chinese_font']})")
+    if facts["page_width"] > facts["window_width"] + 1:
+        problems.append(f"the page scrolls sideways: {facts['page_width']} px wide in a {facts['window_width']} px "
+                        f"window ({', '.join(facts['too_wide']) or 'no single element found'})")
     for link in facts["links"]:
         parsed = urllib.parse.urlparse(link)
         if parsed.scheme == "file" and not Path(urllib.parse.unquote(parsed.path)).is_file():
-            problems.append(f"link to a missing page: {link}")
+            problems.append(f"link to a missing file: {link}")
     return problems
 
 
-def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
-               executable: str | None = None) -> dict:
-    """Open ``site/index.html`` and the page of ``chapter`` in headless Chromium and check them.
+def search_word(facts_text: str) -> str | None:
+    """A distinctive word of a chapter's prose to search for: its longest plain word (≥ 6 letters)."""
+    words = re.findall(r"\b[A-Za-z]{6,}\b", facts_text)
+    return max(words, key=len) if words else None
 
-    Returns ``{"pages": {name: facts}, "problems": [...], "screenshots": [...]}``; screenshots
-    (``site-home.png``, ``site-NN.png`` and ``site-NN-figure.png``, at its first figure) go to
-    ``screenshots`` (default: the site's parent folder). No problems means the check passed.
+
+def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
+               executable: str | None = None, widths: tuple[int, ...] = WIDTHS) -> dict:
+    """Check the site in ``site`` as readers see it, and what it weighs.
+
+    Every page (the home page and each chapter, in every edition) is opened in headless Chromium
+    at each of ``widths`` (a desktop window and a phone): console errors, images that did not
+    decode or lack alt text, raw TeX, formulas not laid out, fonts not loaded, sideways scrolling,
+    links to missing files; the search box must find each chapter by a word of its prose. The
+    page of ``chapter`` must also be executed, with figures and math. Then :func:`dlbook.site.audit.audit_site`:
+    the weight budgets and no trace of the build machine. Returns ``{"pages": {"NAME@WIDTH": facts},
+    "audit": ..., "search": ..., "problems": [...], "screenshots": [...]}``; screenshots of the home
+    page and the chapter at each width (``site-home.png``, ``site-NN-390.png``, ``site-NN-figure.png``…)
+    go to ``screenshots`` (default: the site's parent folder). No problems means the check passed.
     """
+    from dlbook.site.audit import audit_site
+
     site = Path(site).resolve()
     screenshots = Path(screenshots) if screenshots else site.parent
-    pages = sorted(site.glob(f"{int(chapter):02d}_*.html"))
-    if not (site / "index.html").is_file() or not pages:
+    named = sorted(site.glob(f"{int(chapter):02d}_*.html"))
+    if not (site / "index.html").is_file() or not named:
         raise FileNotFoundError(f"No site to check in {site} (index.html and a page of chapter {chapter}); "
                                 "build it first with `make html`.")
-    report = {"pages": {}, "problems": [], "screenshots": []}
+    pages = [p for p in sorted(site.rglob("*.html")) if p.name == "index.html" or re.match(r"\d\d_", p.name)]
+    audit = audit_site(site)
+    report = {"pages": {}, "audit": audit, "search": None, "problems": list(audit["problems"]), "screenshots": []}
     with Chromium(executable) as browser:
-        for name, page in (("home", site / "index.html"), (pages[0].stem[:2], pages[0])):
-            errors = browser.open(page.as_uri())
-            facts = browser.evaluate(PAGE_FACTS)
-            errors += browser.errors()[len(errors):]
-            report["pages"][name] = {**facts, "errors": errors, "links": len(facts["links"])}
-            report["problems"] += [f"{page.name}: {p}" for p in page_problems(facts, errors, chapter=name != "home")]
-            shots = [browser.screenshot(screenshots / f"site-{name}.png")]
-            if name != "home" and facts["images"]:
-                shots.append(browser.screenshot(screenshots / f"site-{name}-figure.png", scroll_to=".output_png"))
-            report["screenshots"] += [str(s) for s in shots]
+        for width in widths:
+            browser.resize(width, 900 if width > 600 else 844, mobile=width <= 600)
+            suffix = "" if width == max(widths) else f"-{width}"
+            for page in pages:
+                name = page.relative_to(site).as_posix()
+                short = "home" if name == "index.html" else (page.stem[:2] if page.parent == site else name)
+                errors = browser.open(page.as_uri())
+                facts = browser.evaluate(PAGE_FACTS)
+                errors += browser.errors()[len(errors):]
+                report["pages"][f"{name}@{width}"] = {**facts, "errors": errors, "links": len(facts["links"])}
+                is_named = page == named[0]
+                report["problems"] += [f"{name} at {width} px: {p}"
+                                       for p in page_problems(facts, errors, chapter=is_named)]
+                if short == "home" or is_named:
+                    report["screenshots"].append(str(browser.screenshot(screenshots / f"site-{short}{suffix}.png")))
+                if is_named and facts["images"]:
+                    report["screenshots"].append(str(browser.screenshot(
+                        screenshots / f"site-{short}{suffix}-figure.png", scroll_to="img.figure")))
+                if width == max(widths) and short != "home":
+                    found = _check_search(browser, page, report["problems"], required=is_named)
+                    report["search"] = found if is_named else report["search"]
     return report
+
+
+def _check_search(browser: Chromium, page: Path, problems: list[str], required: bool = True) -> dict:
+    """Search the page's own site for a word of its prose; the page must be among the results
+    (a page without a long enough word is a problem only if ``required``)."""
+    text = browser.evaluate("[...document.querySelectorAll('.text_cell_render p')].map(p => p.innerText).join(' ')")
+    word = search_word(text or "")
+    if word is None:
+        if required:
+            problems.append(f"{page.name}: no prose word to search for")
+        return {"word": None, "results": []}
+    links = browser.evaluate(SEARCH % json.dumps(word)) or []
+    if not any(link.split("#")[0].endswith(page.name) for link in links):
+        problems.append(f"search for {word!r} does not find {page.name} (results: {links[:5]})")
+    return {"word": word, "results": links}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -262,7 +349,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for name, facts in report["pages"].items():
         print(f"{name}: {len(facts['images'])} images, {facts['math']} formulas, {facts['chinese']} Chinese "
-              f"characters (font {facts['chinese_font']}), {facts['links']} links, {len(facts['errors'])} console errors")
+              f"characters (font {facts['chinese_font']}), {facts['page_width']} px wide, {len(facts['errors'])} console errors")
+    audit = report["audit"]
+    print(f"site: {audit['site_bytes'] / 1e6:.2f} MB; heaviest page: "
+          + ", ".join(f"{n} {b / 1e6:.2f} MB" for n, b in sorted(audit["pages"].items(), key=lambda i: -i[1])[:3])
+          + "; fonts: " + ", ".join(f"{n} {b / 1e3:.0f} kB" for n, b in audit["fonts"].items()))
+    if report["search"]:
+        print(f"search for {report['search']['word']!r}: {len(report['search']['results'])} results")
     print("screenshots: " + ", ".join(report["screenshots"]))
     if report["problems"]:
         print("\n".join(["the site check FAILED:", *report["problems"]]), file=sys.stderr)

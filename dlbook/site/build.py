@@ -5,13 +5,20 @@
 
 Why this design: nbconvert (already installed with Jupyter) turns each notebook into HTML with
 its outputs; a small Jinja template (``dlbook/site/templates/``) adds the book around it — a
-sidebar with the chapters, previous/next links, the results table on the home page. Compared
-with Sphinx + myst-nb or Jupyter Book 2 (Node), it adds one small pure-Python dependency
-(latex2mathml) and builds offline in seconds. Viewing needs no internet either: math is
-converted to MathML at build time (browsers lay it out natively; no MathJax CDN), figures are
-embedded as ``data:`` URIs, and Chinese text uses Noto Sans SC, the font that matplotlib already
-gets from the package pylopdf-fonts-zh-cn, copied next to the pages (so a machine without a
-Chinese system font still shows 中文). The folder can be opened from disk or served as is.
+sidebar with the chapters and a search box, previous/next links, downloads, the results table
+on the home page. Compared with Sphinx + myst-nb or Jupyter Book 2 (Node), it adds a few small
+pure-Python dependencies and builds offline in seconds. Reading needs no internet either: math
+is MathML converted at build time (:mod:`~dlbook.site.mathml`) and drawn with a bundled math font,
+figures and sounds are light files beside the pages (:mod:`~dlbook.site.media`), the fonts are
+cut down to the characters the book uses (:mod:`~dlbook.site.fonts`), search runs on a prebuilt
+index (:mod:`~dlbook.site.search`). No page shows a path of the build machine
+(:mod:`~dlbook.site.scrub`); :mod:`~dlbook.site.audit` checks that and the site's weight.
+
+The site is made of **editions** (:data:`EDITIONS`): the English one at the root of the site,
+and room for others (a Chinese edition under ``zh/``) with their own sources, page language and
+labels, sharing the fonts, media and styles. With ``$DLBOOK_REPOSITORY_URL`` set (e.g.
+``https://github.com/OWNER/dlbook``), each chapter also links to its source in the repository
+and opens in Colab or Kaggle from the notebooks of the site published on the ``gh-pages`` branch.
 
 A chapter that failed still gets its page, showing where it stopped; the home page marks it.
 A chapter not executed yet gets a page from its Markdown source (without outputs), marked too.
@@ -20,6 +27,7 @@ A chapter not executed yet gets a page from its Markdown source (without outputs
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import shutil
@@ -28,14 +36,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlbook.paths import build_dir, project_root
-from dlbook.results import load_results
+from dlbook.results import load_results, summarize
 from dlbook.runner import first_heading
 
 TEMPLATES = Path(__file__).parent / "templates"
-FONT_FILE = "NotoSansSC-Regular.otf"
 RUN_LINE = re.compile(r"dlbook: backend=(?P<backend>\S+) device=(?P<device>.+?) mode=(?P<mode>\S+) "
                       r"precision=(?P<precision>\S+)")
 SECTION = re.compile(r'<h2 id="(?P<id>[^"]+)">(?P<title>.*?)<a class="anchor-link"')
+DOWNLOADS = "_downloads"
+PUBLISHED_BRANCH = "gh-pages"  # where the built site (and so its notebooks) is published
+RUN_KEYS = ("mode", "backend", "device", "precision")
+
+
+@dataclass(frozen=True, eq=False)
+class Edition:
+    """One language of the book: its chapter sources, its folder in the site and its labels."""
+
+    lang: str  # the pages' language, e.g. "en" or "zh-CN"
+    name: str  # as the language switch shows it
+    sources: str  # its chapters' folder in the checkout
+    folder: str  # its folder in the site ("" for the site's root)
+    labels: dict
+
+    @property
+    def root(self) -> str:
+        """The way from one of its pages back to the site's root (shared styles, fonts, media)."""
+        return "../" * len(Path(self.folder).parts) if self.folder else ""
+
+
+ENGLISH_LABELS = {
+    "book": "dlbook", "subtitle": "深度学习原理与PyTorch实战 · Keras 3 edition", "contents": "Contents",
+    "search": "Search the book", "previous": "Previous", "next": "Next", "home": "Home",
+    "home_title": "Contents and results", "start": "Start reading", "notebook": "Notebook (.ipynb)",
+    "source": "Markdown source", "view_source": "View on GitHub", "colab": "Open in Colab",
+    "kaggle": "Open in Kaggle", "copy": "Copy", "copied": "Copied", "no_results": "No section contains all of",
+    "not_run_notebook": "Notebook (.ipynb, not executed)",
+    "notebook_title": "The chapter as a notebook, with what its cells printed (its figures and sounds are on this page)",
+}
+# Every edition of the site; the first is at the site's root. A Chinese edition adds
+# Edition("zh-CN", "中文", "chapters/zh", "zh", CHINESE_LABELS) here.
+EDITIONS = (Edition("en", "English", "chapters", "", ENGLISH_LABELS),)
 
 
 @dataclass
@@ -50,11 +90,15 @@ class Chapter:
     notebook: Path | None
     run: dict = field(default_factory=dict)  # backend, device, mode, precision, as the chapter printed them
     failure: dict | None = None  # {"cell", "error"} from dlbook.site.notebook.failure
-    results: list = field(default_factory=list)
+    results: list = field(default_factory=list)  # its records of the run shown (all seeds)
+
+    @property
+    def stem(self) -> str:
+        return f"{self.number}_{self.slug}"
 
     @property
     def page(self) -> str:
-        return f"{self.number}_{self.slug}.html"
+        return f"{self.stem}.html"
 
     @property
     def status(self) -> str:
@@ -99,7 +143,8 @@ def find_chapters(build: Path, sources: list[Path]) -> list[Chapter]:
             chapter.failure = failure(notebook)
             chapter.run = _run_settings(notebook)
             chapter.results = [r for r in records if r["chapter"] == chapter.number
-                               and all(r.get(k) == chapter.run.get(k) for k in ("mode", "backend"))]
+                               and all(r.get(k) == chapter.run.get(k) for k in ("mode", "backend", "precision")
+                                       if chapter.run.get(k))]
         chapters.append(chapter)
     return chapters
 
@@ -114,6 +159,49 @@ def _run_settings(notebook) -> dict:
     return {}
 
 
+def results_table(records: list[dict]) -> dict:
+    """The home page's results: the run settings shared by every record (stated once), those that
+    differ (a column each), and one row per chapter and metric with its seeds summarized."""
+    rows = summarize(records)
+    for row in rows:  # the device is not part of a setting: the last record's
+        row["device"] = row.get("device") or ""
+    shared = {k: rows[0][k] for k in RUN_KEYS if rows and len({str(r[k]) for r in rows}) == 1}
+    varying = [k for k in RUN_KEYS if k not in shared]
+    for row in rows:
+        row["value_text"] = f"{row['mean']:.4g}" + (f" ± {row['sd']:.2g}" if row["n"] > 1 else "")
+        row["seeds_text"] = ", ".join(str(s) for s in row["seeds"]) if row["n"] <= 3 else f"{row['n']} seeds"
+        baseline = row.get("baseline")
+        row["baseline_text"] = f"{baseline['name']} {baseline['value']:.4g}" if baseline else "—"
+        relation = "≥" if row["higher_is_better"] else "≤"
+        row["target_text"] = "—" if row["target"] is None else f"{relation} {row['target']:.4g}"
+        row["checked"] = row["target"] is not None or bool(baseline)
+    rows.sort(key=lambda r: (r["chapter"], not r.get("headline"), r["metric"], *(str(r[k]) for k in varying)))
+    return {"rows": rows, "shared": shared, "varying": varying}
+
+
+def repository_links(url: str | None, chapter: Chapter) -> dict:
+    """Links to the chapter in the repository at ``url`` (``https://github.com/OWNER/REPO``, optionally
+    ``/tree/BRANCH``): its source, and, on GitHub, Colab and Kaggle opening its published notebook."""
+    if not url or chapter.source is None:
+        return {}
+    match = re.fullmatch(r"(?P<base>https?://(?P<host>[^/]+)/(?P<owner>[^/]+)/(?P<repo>[^/]+?))(?:\.git)?"
+                         r"(?:/tree/(?P<branch>.+))?/?", url.strip())
+    if not match:
+        raise ValueError(f"DLBOOK_REPOSITORY_URL is a repository's web address, e.g. https://github.com/OWNER/dlbook; "
+                         f"got {url!r}")
+    base, branch = match["base"], match["branch"] or "main"
+    root = project_root()
+    source = chapter.source.resolve()
+    path = source.relative_to(root.resolve()).as_posix() if root and source.is_relative_to(root.resolve()) \
+        else f"chapters/{chapter.source.name}"
+    links = {"view_source": f"{base}/blob/{branch}/{path}"}
+    if match["host"].lower() == "github.com":
+        notebook = f"{match['owner']}/{match['repo']}/blob/{PUBLISHED_BRANCH}/{DOWNLOADS}/{chapter.stem}.ipynb"
+        links["colab"] = f"https://colab.research.google.com/github/{notebook}"
+        links["kaggle"] = f"https://www.kaggle.com/kernels/welcome?src=https://github.com/{notebook}"
+    return links
+
+
 def _environment():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -123,78 +211,158 @@ def _environment():
     return env
 
 
-def _stylesheet() -> str:
+def _stylesheet(fonts: dict) -> str:
     from pygments.formatters import HtmlFormatter
 
-    code_colours = HtmlFormatter(style="friendly").get_style_defs(".highlight")
-    code_colours = re.sub(r"^\.highlight \{ background: [^;]+; \}$", "", code_colours, flags=re.MULTILINE)
-    return (TEMPLATES / "book.css").read_text(encoding="utf-8") + "\n/* Pygments (friendly) */\n" + code_colours
+    from dlbook.site.fonts import chinese_unicode_range
 
+    def colours(style: str) -> str:
+        rules = HtmlFormatter(style=style).get_style_defs(".highlight")
+        return re.sub(r"^(\.highlight \{ )background: [^;]+;", r"\1", rules, flags=re.MULTILINE)  # ours: --code-bg
 
-def _copy_font(static: Path) -> None:
-    from pylopdf_fonts_zh_cn import (
-        sans_path,  # Noto Sans SC Regular, SIL Open Font License 1.1
-    )
-
-    font = Path(sans_path())
-    target = static / FONT_FILE
-    if not target.is_file() or target.stat().st_size != font.stat().st_size:
-        shutil.copyfile(font, target)
+    faces = "\n".join([
+        "/* Fonts cut down to the characters of the book (dlbook.site.fonts); SIL Open Font License 1.1. */",
+        '@font-face { font-family: "dlbook Noto Sans SC"; src: url("%s") format("woff2"); font-display: swap;'
+        % fonts["chinese"]["file"], f"  unicode-range: {chinese_unicode_range()}; }}",
+        '@font-face { font-family: "dlbook Math"; src: url("%s") format("woff2"); font-display: swap; }'
+        % fonts["math"]["file"], ""])
+    return (faces + (TEMPLATES / "book.css").read_text(encoding="utf-8")
+            + "\n/* Pygments: friendly (light), github-dark (dark) */\n" + colours("friendly")
+            + "\n@media (prefers-color-scheme: dark) {\n" + colours("github-dark") + "\n}\n")
 
 
 def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
 
 
-def build_site(build: Path | None = None, out: Path | None = None, sources: list[Path] | None = None) -> Path:
+def _write_downloads(folder: Path, chapter: Chapter, notebook) -> dict:
+    """The chapter's notebook (executed, with its printed outputs but not its media: see
+    :func:`~dlbook.site.media.light_notebook`; else from its source) and its Markdown source, in
+    ``folder``; their links from the chapter's page."""
+    import nbformat
+
+    from dlbook.site.media import light_notebook
+
+    links = {}
+    folder.mkdir(parents=True, exist_ok=True)
+    light = copy.deepcopy(notebook)
+    light_notebook(light)
+    nbformat.write(light, folder / f"{chapter.stem}.ipynb")
+    links["notebook"] = f"{DOWNLOADS}/{chapter.stem}.ipynb"
+    if chapter.source is not None:
+        shutil.copyfile(chapter.source, folder / chapter.source.name)
+        links["source"] = f"{DOWNLOADS}/{chapter.source.name}"
+    return links
+
+
+def _edition_sources(edition: Edition) -> list[Path]:
+    root = project_root()
+    return sorted((root / edition.sources).glob("[0-9][0-9]_*.md")) if root else []
+
+
+def _alternates(edition: Edition, chapter: Chapter | None, editions: list) -> list[dict]:
+    """Links from a page of ``edition`` to the same page in each other edition."""
+    links = []
+    for other, chapters in editions:
+        if other is edition:
+            continue
+        page = "index.html" if chapter is None else next((c.page for c in chapters if c.stem == chapter.stem), None)
+        if page:
+            links.append({"name": other.name, "lang": other.lang,
+                          "href": edition.root + (f"{other.folder}/" if other.folder else "") + page})
+    return links
+
+
+def build_site(build: Path | None = None, out: Path | None = None, sources: list[Path] | None = None,
+               repository: str | None = None) -> Path:
     """Render the executed chapters of ``build`` (default: ``build/``) into a static website in
     ``out`` (default: ``build/html``); returns the path of its ``index.html``.
 
-    ``sources`` are the chapters' Markdown files (default: ``chapters/*.md`` of the checkout);
-    each gets a page, from its executed notebook where there is one.
+    ``sources`` are the first edition's chapter Markdown files (default: ``chapters/*.md`` of the
+    checkout); each gets a page, from its executed notebook where there is one. ``repository``
+    (default: ``$DLBOOK_REPOSITORY_URL``) adds links to the repository. Raises ValueError naming
+    every formula that does not convert to MathML, FileNotFoundError if there is nothing to render.
     """
-    from dlbook.site.notebook import mark_failure, notebook_body
+    from dlbook.site import fonts, markup, search
+    from dlbook.site.media import MediaStore
+    from dlbook.site.notebook import MathErrors, mark_failure, notebook_body, static_widgets
+    from dlbook.site.scrub import scrub_notebook
 
     build = Path(build) if build else build_dir()
     out = Path(out) if out else build / "html"
-    if sources is None:
-        root = project_root()
-        sources = sorted((root / "chapters").glob("[0-9][0-9]_*.md")) if root else []
-    chapters = find_chapters(build, list(sources))
-    if not chapters:
-        raise FileNotFoundError(f"No chapters to render: no {build}/NN_*.ipynb and no chapter sources. "
-                                "Run `make book` (or `dlbook run 02`) first.")
+    repository = os.environ.get("DLBOOK_REPOSITORY_URL") if repository is None else repository
+    editions = []
+    for edition in EDITIONS:
+        edition_sources = list(sources) if sources is not None and edition is EDITIONS[0] else _edition_sources(edition)
+        chapters = find_chapters(build, edition_sources)
+        if chapters:
+            editions.append((edition, chapters))
+        elif edition is EDITIONS[0]:
+            raise FileNotFoundError(f"No chapters to render: no {build}/NN_*.ipynb and no chapter sources. "
+                                    "Run `make book` (or `dlbook run 02`) first.")
     static = out / "_static"
     static.mkdir(parents=True, exist_ok=True)
-    _copy_font(static)
-    _write(static / "book.css", _stylesheet())
-    env = _environment()
-    records = load_results(build / "results.json")
-    for position, chapter in enumerate(chapters):
-        notebook = _read(chapter.notebook, chapter.source)
-        if chapter.failure:
-            mark_failure(notebook, chapter.failure)
-        body = notebook_body(notebook)
-        heading = re.search(r"<h1 .*?</h1>", body, re.DOTALL)  # the chapter's title goes in the page header
-        heading, body = (heading.group(), body.replace(heading.group(), "", 1)) if heading else ("", body)
-        sections = [(m["id"], re.sub(r"<[^>]+>", "", m["title"])) for m in SECTION.finditer(body)]
-        page = env.get_template("chapter.html.j2").render(
-            chapter=chapter, chapters=chapters, heading=heading, body=body, sections=sections,
-            previous=chapters[position - 1] if position else None,
-            next=chapters[position + 1] if position + 1 < len(chapters) else None,
-            source_link=_relative_link(chapter.source, out), notebook_link=_relative_link(chapter.notebook, out))
-        _write(out / chapter.page, page)
-    index = out / "index.html"
-    _write(index, env.get_template("index.html.j2").render(
-        chapters=chapters, records=records, first=chapters[0],
-        failed=[c for c in chapters if c.status == "failed"]))
-    return index
+    store, env, pages, failures, scripts = MediaStore(out), _environment(), {}, [], []
+    table = results_table(load_results(build / "results.json"))
+    for edition, chapters in editions:
+        folder, entries = out / edition.folder, []
+        common = {"edition": edition, "t": edition.labels, "root": edition.root, "chapters": chapters}
+        for position, chapter in enumerate(chapters):
+            notebook = _read(chapter.notebook, chapter.source)
+            scrub_notebook(notebook)
+            static_widgets(notebook)
+            downloads = _write_downloads(folder / DOWNLOADS, chapter, notebook)
+            if chapter.failure:
+                mark_failure(notebook, chapter.failure)
+            try:
+                body = notebook_body(notebook, store, edition.root)
+            except MathErrors as errors:
+                name = chapter.source.name if chapter.source else chapter.page
+                failures += [f"chapter {chapter.number} ({name}): {error}" for error in errors.errors]
+                continue
+            heading = re.search(r"<h1 .*?</h1>", body, re.DOTALL)  # the chapter's title goes in the page header
+            heading, body = (heading.group(), body.replace(heading.group(), "", 1)) if heading else ("", body)
+            sections = [(m["id"], re.sub(r"<[^>]+>", "", m["title"])) for m in SECTION.finditer(body)]
+            entries += search.index_entries((f"{edition.folder}/" if edition.folder else "") + chapter.page,
+                                            f"{chapter.number} · {chapter.title}", notebook, body)
+            results = [r for r in table["rows"] if r["chapter"] == chapter.number
+                       and all(r[k] == chapter.run.get(k, r[k]) for k in ("mode", "backend", "precision"))]
+            pages[(edition, folder / chapter.page)] = env.get_template("chapter.html.j2").render(
+                **common, chapter=chapter, heading=heading, body=body, sections=sections, results=results,
+                previous=chapters[position - 1] if position else None,
+                next=chapters[position + 1] if position + 1 < len(chapters) else None,
+                downloads=downloads, links=repository_links(repository, chapter),
+                alternates=_alternates(edition, chapter, editions))
+        pages[(edition, folder / "index.html")] = env.get_template("index.html.j2").render(
+            **common, table=table, first=chapters[0], failed=[c for c in chapters if c.status == "failed"],
+            alternates=_alternates(edition, None, editions))
+        scripts.append(search.write_index(static, edition.lang, entries))
+    if failures:
+        raise ValueError("formulas that do not convert to MathML (fix them in the chapter):\n" + "\n".join(failures))
+    finished = {path: markup.code_lines(markup.mark_chinese(page, edition.lang))
+                for (edition, path), page in pages.items()}
+    used_fonts = fonts.write_fonts(static, [*finished.values(), *(s.read_text(encoding="utf-8") for s in scripts)])
+    _write(static / "book.css", _stylesheet(used_fonts))
+    shutil.copyfile(TEMPLATES / "book.js", static / "book.js")
+    for path, page in finished.items():
+        _write(path, page)
+    store.remove_unused()
+    _remove_stale(out, set(finished), scripts)
+    return out / "index.html"
 
 
-def _relative_link(path: Path | None, out: Path) -> str | None:
-    if path is None:
-        return None
-    return Path(os.path.relpath(Path(path).resolve(), out.resolve())).as_posix()
+def _remove_stale(out: Path, pages: set[Path], scripts: list[Path]) -> None:
+    """Delete what earlier builds left that this one did not write: chapter pages, downloads, indexes."""
+    for folder in {page.parent for page in pages}:
+        written = {p.name for p in pages if p.parent == folder}
+        downloads = {f"{Path(name).stem}.ipynb" for name in written} | {f"{Path(name).stem}.md" for name in written}
+        for stale in [*folder.glob("[0-9][0-9]_*.html"), *(folder / DOWNLOADS).glob("*")]:
+            if stale.name not in written and stale.name not in downloads:
+                stale.unlink()
+    for stale in (out / "_static").glob("search-*.js"):
+        if stale not in scripts:
+            stale.unlink()
 
 
 def main(argv: list[str] | None = None) -> int:

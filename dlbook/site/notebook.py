@@ -1,11 +1,15 @@
 """One executed notebook as an HTML fragment for the book's website (see :mod:`dlbook.site.build`).
 
 nbconvert's ``basic`` template turns the cells into HTML (Pygments-highlighted code, outputs in
-their richest format, images as ``data:`` URIs), with three changes so that a page needs nothing
-from the internet to display:
+their richest format), with these changes so that a page is right, light and needs nothing from
+the internet:
 
-* math (``$…$``, ``$$…$$``, ``\\begin{…}``) becomes MathML at build time (latex2mathml), which
-  browsers lay out themselves, instead of TeX left for a MathJax script from a CDN;
+* math (``$…$``, ``$$…$$``, ``\\begin{…}``) becomes MathML at build time
+  (:mod:`dlbook.site.mathml`), which browsers lay out themselves; a formula that does not convert
+  completely is collected as an error, and :func:`notebook_body` raises :class:`MathErrors`;
+* figures, animations and sounds become files of their own in a light format
+  (:mod:`dlbook.site.media`), each figure with its alt text (the output's ``alt`` metadata, which
+  :mod:`dlbook.plotting` sets from the figure's titles, else the section it belongs to);
 * a saved ipywidgets view (tqdm's progress bar) becomes static HTML from the widget state that
   the notebook keeps, instead of a script that would fetch the widget manager;
 * stream text is shown as a terminal would finally show it (``\\r`` and ``\\b`` redraws resolved).
@@ -13,10 +17,11 @@ from the internet to display:
 
 from __future__ import annotations
 
+import base64
+import contextvars
 import html
 import logging
 import re
-import warnings
 
 import nbformat
 from jinja2 import pass_context
@@ -24,26 +29,36 @@ from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 
+from dlbook.site.mathml import MathError, latex_to_mathml
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 FAILED_TAG = "dlbook-failed"
 NOT_RUN_TAG = "dlbook-not-run"
+IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# The formulas of the notebook being rendered that did not convert (collected, then raised together).
+_math_errors: contextvars.ContextVar[list | None] = contextvars.ContextVar("math_errors", default=None)
 
 
-def latex_to_mathml(tex: str, display: bool = False) -> str:
-    """``tex`` (without dollar signs) as a MathML ``<math>`` element.
+class MathErrors(ValueError):
+    """Formulas of a notebook that do not convert to MathML: ``errors`` is a list of :class:`MathError`."""
 
-    TeX that latex2mathml cannot read is shown as code (with a warning) rather than failing the
-    build: a reader still sees the formula's source, never a half-rendered page.
-    """
-    from latex2mathml.converter import convert
+    def __init__(self, errors: list[MathError]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
 
-    tex = re.sub(r"\\mathrm\{([A-Za-z ]+)\}", r"\\text{\1}", tex.strip())  # upright, as a single <mtext>
+
+def _mathml(tex: str, display: bool = False) -> str:
+    """MathML for ``tex``; while a notebook is rendered, a formula that does not convert is
+    collected (and shown as its source meanwhile) instead of stopping the rendering."""
+    errors = _math_errors.get()
     try:
-        mathml = convert(tex, display="block" if display else "inline")
-        return mathml.replace("<mi>&#x0007E;</mi>", "<mo>&#x0223C;</mo>")  # \sim: latex2mathml writes "~"
-    except Exception as error:  # noqa: BLE001 - latex2mathml raises many kinds
-        warnings.warn(f"math not converted to MathML ({error}): {tex.strip()[:80]}", stacklevel=2)
+        return latex_to_mathml(tex, display=display)
+    except MathError as error:
+        if errors is None:
+            raise
+        errors.append(error)
         return f'<code class="math-source">{html.escape(tex.strip())}</code>'
 
 
@@ -51,7 +66,7 @@ class MathMLRenderer(IPythonRenderer):
     """nbconvert's Markdown renderer, with math converted to MathML."""
 
     def block_math(self, body: str) -> str:
-        return f'<span class="math-display">{latex_to_mathml(body, display=True)}</span>'
+        return f'<span class="math-display">{_mathml(body, display=True)}</span>'
 
     def multiline_math(self, text: str) -> str:
         return self.block_math(text.strip().strip("$"))
@@ -60,7 +75,7 @@ class MathMLRenderer(IPythonRenderer):
         return self.block_math(f"\\begin{{{name}}}{body}\\end{{{name}}}")
 
     def inline_math(self, body: str) -> str:
-        return latex_to_mathml(body)
+        return _mathml(body)
 
 
 def markdown_to_html(source: str, attachments: dict | None = None) -> str:
@@ -128,27 +143,32 @@ def widget_html(model_id: str, state: dict) -> str | None:
     return None
 
 
-class StaticWidgets(Preprocessor):
-    """Replace each widget view by static HTML from the notebook's saved widget state (nbclient
-    saves it; nbval does not, and its widgets are left out: its plain-text fallback is the widget
-    as first drawn, a progress bar at 0 %)."""
-
-    def preprocess(self, nb, resources):
-        self.state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
-        return super().preprocess(nb, resources)
-
-    def preprocess_cell(self, cell, resources, index):
+def static_widgets(notebook) -> None:
+    """Replace each widget view of ``notebook`` (in place) by static HTML from its saved widget
+    state, then drop that state (a page or a downloaded notebook needs neither the state nor a
+    widget manager). nbclient saves the state; nbval does not, and its widgets are left out: their
+    plain-text fallback is the widget as first drawn, a progress bar at 0 %."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in notebook.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if WIDGET_VIEW in data:
                 view = data.pop(WIDGET_VIEW)
-                shown = widget_html(view.get("model_id", ""), self.state)
+                shown = widget_html(view.get("model_id", ""), state)
                 data.pop("text/plain", None)  # the widget as first drawn (a progress bar at 0 %)
                 if shown:
                     data["text/html"] = f'<div class="widget-static">{shown}</div>'
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if o.get("data", True)]
-        return cell, resources
+    notebook.metadata.pop("widgets", None)
+
+
+class StaticWidgets(Preprocessor):
+    """:func:`static_widgets` as an nbconvert preprocessor."""
+
+    def preprocess(self, nb, resources):
+        static_widgets(nb)
+        return nb, resources
 
 
 class LatexOutputsAsMathML(Preprocessor):
@@ -160,33 +180,62 @@ class LatexOutputsAsMathML(Preprocessor):
             if "text/latex" in data and "text/html" not in data:
                 tex = data.pop("text/latex").strip()
                 display = tex.startswith("$$") or not tex.startswith("$")
-                data["text/html"] = latex_to_mathml(tex.strip("$"), display=display)
+                data["text/html"] = _mathml(tex.strip("$"), display=display)
         return cell, resources
 
 
-class OtherImagesAsHTML(Preprocessor):
-    """Images that nbconvert's template leaves out (GIF animations, WebP) shown as ``<img>``."""
+class MediaFiles(Preprocessor):
+    """Images and sounds stored as files by a :class:`~dlbook.site.media.MediaStore` (``store``)
+    and linked from ``prefix``; each image with its alt text and size."""
 
-    SHOWN = ("image/png", "image/jpeg", "image/svg+xml")
+    def __init__(self, store=None, prefix: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.store, self.prefix = store, prefix
+
+    def preprocess(self, nb, resources):
+        self.section = ""
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown":
+            headings = HEADING.findall(cell.source)
+            self.section = re.sub(r"[*_`$\\]", "", headings[-1]) if headings else self.section
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            other = [m for m in data if m.startswith("image/") and m not in self.SHOWN]
-            if other and "text/html" not in data and not any(m in data for m in self.SHOWN):
-                data["text/html"] = f'<img src="data:{other[0]};base64,{"".join(data[other[0]].split())}">'
+            mime = next((m for m in IMAGES if m in data), None)
+            if mime:
+                self._image(output, mime)
+            if self.store is not None and isinstance(data.get("text/html"), str):
+                data["text/html"] = self.store.html_with_sound_files(data["text/html"], self.prefix)
         return cell, resources
+
+    def _image(self, output, mime: str) -> None:
+        data, metadata = output.data, output.setdefault("metadata", {})
+        own = metadata.setdefault(mime, {}) if isinstance(metadata.get(mime, {}), dict) else {}
+        alt = own.get("alt") or (f"Figure in the section \u201c{self.section}\u201d" if self.section else "Figure")
+        width, height = own.get("width"), own.get("height")
+        if self.store is None:
+            link, size = f"data:{mime};base64,{''.join(data[mime].split())}", None
+        else:
+            link, size = self.store.image(base64.b64decode("".join(data[mime].split())), self.prefix, width)
+        if size and not width:  # a high-density figure declares its size in CSS pixels; others are 1:1
+            width, height = size
+        dimensions = f' width="{width}" height="{height}"' if width and height else ""
+        for other in [m for m in data if m.startswith("image/") or m == "text/plain"]:
+            data.pop(other)
+        data["text/html"] = (f'<img class="figure" src="{html.escape(link)}" alt="{html.escape(alt)}"{dimensions}'
+                             ' loading="lazy" decoding="async">')
 
 
 class BookExporter(HTMLExporter):
-    """nbconvert's HTML exporter: ``basic`` template (cells only), no prompts, MathML math."""
+    """nbconvert's HTML exporter: ``basic`` template (cells only), no prompts, MathML math, media as files."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, store=None, prefix: str = "", **kwargs):
         super().__init__(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True,
                          anchor_link_text="¶", **kwargs)
-        self.log.setLevel(logging.ERROR)  # not "Alternative text is missing" for every figure
-        for preprocessor in (StaticWidgets, LatexOutputsAsMathML, OtherImagesAsHTML, StreamsAsShown):
-            self.register_preprocessor(preprocessor(), enabled=True)
+        self.log.setLevel(logging.ERROR)
+        for preprocessor in (StaticWidgets(), LatexOutputsAsMathML(), MediaFiles(store, prefix), StreamsAsShown()):
+            self.register_preprocessor(preprocessor, enabled=True)
 
     @pass_context
     def markdown2html(self, context, source):
@@ -227,8 +276,17 @@ def mark_failure(notebook, where: dict) -> None:
     notebook.cells.insert(where["cell"], marker)
 
 
-def notebook_body(notebook) -> str:
-    """The cells of ``notebook`` (an ``nbformat`` node, changed in place) as an HTML fragment."""
+def notebook_body(notebook, store=None, prefix: str = "") -> str:
+    """The cells of ``notebook`` (an ``nbformat`` node, changed in place) as an HTML fragment, its
+    media written by ``store`` (a :class:`~dlbook.site.media.MediaStore`; without one they stay
+    embedded) and linked from ``prefix``. Raises :class:`MathErrors` if a formula does not convert."""
     notebook.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
-    body, _ = BookExporter().from_notebook_node(notebook)
+    errors: list[MathError] = []
+    token = _math_errors.set(errors)
+    try:
+        body, _ = BookExporter(store, prefix).from_notebook_node(notebook)
+    finally:
+        _math_errors.reset(token)
+    if errors:
+        raise MathErrors(errors)
     return body
