@@ -86,6 +86,7 @@ def setup(
     precision = choose(precision, "DLBOOK_PRECISION", PRECISIONS, default_precision)
     keras.config.set_dtype_policy(precision)
     keras.utils.set_random_seed(seed)
+    import dlbook.plotting  # noqa: F401 - every chapter's figures: Chinese labels, sharp, with alt text
     _current = Config(
         backend=keras.backend.backend(),
         device=device,
