@@ -241,3 +241,39 @@ def plot_attention(weights, source_tokens, target_tokens, ax=None, title: str | 
     if title:
         ax.set_title(title, fontsize=10)
     return ax
+
+
+def plot_decision_regions(score, points, labels, ax=None, extent=(-0.5, 1.5, -0.5, 1.5), threshold: float = 0.5,
+                          resolution: int = 200, title: str | None = None, axis_labels=("$x_1$", "$x_2$")):
+    """How a classifier of 2-D points splits the plane: its score shaded, its boundary, and the labelled points.
+
+    ``score`` maps an ``(n, 2)`` array of points to ``n`` numbers between 0 and 1 (a probability, a
+    0/1 decision, a hidden unit's activation). It is evaluated on a ``resolution`` × ``resolution``
+    grid over ``extent`` ``(x_min, x_max, y_min, y_max)`` and shaded from blue (0) to red (1); the
+    line where it crosses ``threshold`` is drawn in black (if it crosses it at all). ``points`` of
+    label 1 are red circles, of label 0 blue squares. Returns the Axes.
+    """
+    points, labels = np.asarray(points, dtype="float64"), np.asarray(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(f"Expected points of shape (n, 2) and n labels, got {points.shape} and {labels.shape}.")
+    x_min, x_max, y_min, y_max = extent
+    grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
+    grid = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)
+    values = np.asarray(score(grid), dtype="float64").reshape(-1)
+    if values.shape != (len(grid),):
+        raise ValueError(f"score gave {values.size} values for {len(grid)} points; it must give one per point.")
+    values = values.reshape(grid_x.shape)
+    ax = ax or plt.subplots(figsize=(3.5, 3.5))[1]
+    ax.imshow(values, extent=extent, origin="lower", cmap="RdBu_r", vmin=0, vmax=1, alpha=0.6, aspect="auto")
+    if values.min() < threshold < values.max():
+        ax.contour(grid_x, grid_y, values, levels=[threshold], colors="black", linewidths=1.2)
+    for label, marker, color in ((1, "o", "tab:red"), (0, "s", "tab:blue")):
+        chosen = labels == label
+        ax.scatter(points[chosen, 0], points[chosen, 1], marker=marker, c=color, edgecolors="black", s=40, zorder=3)
+    ax.set_xlim(x_min, x_max)
+    ax.set_ylim(y_min, y_max)
+    ax.set_xlabel(axis_labels[0])
+    ax.set_ylabel(axis_labels[1])
+    if title:
+        ax.set_title(title, fontsize=10)
+    return ax

@@ -128,4 +128,30 @@ def test_notebook_figures_are_drawn_at_twice_their_size_with_alt_text():
     assert abs(width - 2 * metadata["width"]) <= 1 and abs(height - 2 * metadata["height"]) <= 1
     assert 250 < metadata["width"] <= 300 and metadata["alt"] == "a line"  # 3 in at 100 dpi, trimmed
     assert show_figures_sharp() is False  # not in a notebook kernel: nothing to do
+
+
+def test_plot_decision_regions_shades_the_score_and_draws_its_boundary():
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, 0.0]])
+    ax = plotting.plot_decision_regions(lambda p: (p[:, 0] > 0.5).astype(float), points, [0, 1, 1],
+                                        resolution=21, title="regions")
+    shaded = ax.images[0].get_array()
+    assert shaded.shape == (21, 21) and shaded[:, 0].max() == 0 and shaded[:, -1].min() == 1
+    assert len(ax.collections) == 3 and ax.get_title() == "regions"   # the boundary, then the two classes
+    red, blue = ax.collections[1:]
+    np.testing.assert_array_equal(red.get_offsets(), [[1.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(blue.get_offsets(), [[0.0, 0.0]])
+    plt.close("all")
+
+
+def test_plot_decision_regions_draws_no_boundary_where_the_score_never_crosses_it(recwarn):
+    ax = plotting.plot_decision_regions(lambda p: np.zeros(len(p)), [[0.0, 1.0]], [1], resolution=5)
+    assert len(ax.collections) == 2 and not recwarn.list    # the two classes' markers only, and no warning
+    plt.close("all")
+
+
+def test_plot_decision_regions_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        plotting.plot_decision_regions(lambda p: p[:, 0], np.zeros((3, 3)), [0, 1, 0])
+    with pytest.raises(ValueError, match="one per point"):
+        plotting.plot_decision_regions(lambda p: p, np.zeros((2, 2)), [0, 1], resolution=4)
     plt.close("all")

@@ -15,13 +15,14 @@ from tests.conftest import ROOT
 
 def test_chapters_are_listed_in_order_with_titles():
     names = [p.name for p in runner.chapter_files()]
-    assert names[:2] == ["02_tensors_autodiff.md", "03_bike_sharing.md"] and names == sorted(names)
+    assert names[:3] == ["01_what_is_deep_learning.md", "02_tensors_autodiff.md", "03_bike_sharing.md"]
+    assert names == sorted(names)
     assert runner.chapter_title(runner.find_chapter(3)).startswith("The bike-sharing predictor")
-    assert runner.find_chapter("02") == runner.find_chapter("02_tensors") == ROOT / "chapters" / names[0]
+    assert runner.find_chapter("02") == runner.find_chapter("02_tensors") == ROOT / "chapters" / names[1]
 
 
 def test_an_unknown_chapter_lists_the_available_ones():
-    with pytest.raises(FileNotFoundError, match="No chapter '99'. Available chapters: 02, 03"):
+    with pytest.raises(FileNotFoundError, match="No chapter '99'. Available chapters: 01, 02, 03"):
         runner.find_chapter("99")
 
 
