@@ -85,3 +85,14 @@ def test_jupyter_lab_lists_every_chapter_as_a_notebook(jupyter_lab):
     listed = {entry["name"]: entry["type"] for entry in listing["content"]}
     chapters = sorted(path.name for path in (ROOT / "chapters").glob("[0-9][0-9]_*.md"))
     assert chapters and {name: listed.get(name) for name in chapters} == dict.fromkeys(chapters, "notebook")
+
+
+def test_jupyter_lab_opens_a_chinese_chapter_as_a_notebook(jupyter_lab):
+    listing = _get(jupyter_lab, "/api/contents/chapters/zh")
+    chapters = sorted(path.name for path in (ROOT / "chapters" / "zh").glob("[0-9][0-9]_*.md"))
+    listed = {entry["name"]: entry["type"] for entry in listing["content"]}
+    assert chapters and {name: listed.get(name) for name in chapters} == dict.fromkeys(chapters, "notebook")
+    chapter = _get(jupyter_lab, f"/api/contents/chapters/zh/{chapters[0]}?type=notebook&content=1")
+    cells = chapter["content"]["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "**书中章节:**" in cells[0]["source"]
+    assert any("dlbook.setup()" in cell["source"] for cell in cells if cell["cell_type"] == "code")
