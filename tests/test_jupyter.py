@@ -150,3 +150,14 @@ def test_make_lab_installs_the_settings_into_the_environment_before_starting():
     install = next(i for i, c in enumerate(commands) if "dlbook.site.lab" in c)
     start = next(i for i, c in enumerate(commands) if '"jupyter", "lab"' in c)
     assert install < start and commands[install].startswith(".venv/bin/python")  # the project's environment
+
+
+def test_jupyter_lab_opens_a_chinese_chapter_as_a_notebook(jupyter_lab):
+    listing = _get(jupyter_lab, "/api/contents/chapters/zh")
+    chapters = sorted(path.name for path in (ROOT / "chapters" / "zh").glob("[0-9][0-9]_*.md"))
+    listed = {entry["name"]: entry["type"] for entry in listing["content"]}
+    assert chapters and {name: listed.get(name) for name in chapters} == dict.fromkeys(chapters, "notebook")
+    chapter = _get(jupyter_lab, f"/api/contents/chapters/zh/{chapters[0]}?type=notebook&content=1")
+    cells = chapter["content"]["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "**书中章节:**" in cells[0]["source"]
+    assert any("dlbook.setup()" in cell["source"] for cell in cells if cell["cell_type"] == "code")
