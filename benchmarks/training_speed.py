@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+from pathlib import Path
 import subprocess
 import sys
 import time
@@ -128,16 +128,14 @@ def _run_worker(setting: str, model: str) -> dict:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    """The processor with the instruction-set flags that decide CPU settings, and the versions."""
     from importlib.metadata import version
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dlbook import machine
+
     versions = ", ".join(f"{p} {version(p)}" for p in ("keras", "tensorflow", "jax", "torch"))
-    return f"{cpu}, {os.cpu_count()} cores; {versions}"
+    return f"{machine.detect().summary()}; {versions}"
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ The package, by layer (each module's docstring says more):
 
 Infrastructure
 ``settings``  modes, precisions, backends and their checks, without loading Keras
+``machine``   the CPU: name, cores, instruction-set flags (AVX2, AVX-512, bfloat16), without Keras
 ``config``    setup (seeds, mode, precision), pick, compile_options (XLA and steps per call)
 ``paths``     where things live (checkout, data cache, model cache, build); file locks, atomic writes
 ``data``      the fetch mechanism of the dataset hub: cache, mirror, download, sha256 checks

@@ -89,6 +89,7 @@ def _data(args) -> int:
 
 
 def _info(args) -> int:
+    from dlbook import machine
     from dlbook.config import setup
     from dlbook.paths import build_dir, data_dir
 
@@ -99,6 +100,7 @@ def _info(args) -> int:
             print(f"{package:10} {metadata.version(package)}")
         except metadata.PackageNotFoundError:
             print(f"{package:10} not installed")
+    print(f"cpu        {machine.detect().summary()}")
     print(f"backend    {config.backend}\ndevice     {config.device}\nmode       {config.mode}")
     print(f"precision  {config.precision}\ndata cache {data_dir()}\nmirror     {os.environ.get('DLBOOK_MIRROR') or '-'}")
     print(f"build      {build_dir()}")

@@ -91,7 +91,8 @@ def test_no_import_cycles():
 
 
 @pytest.mark.parametrize("module", ["dlbook.text.chinese", "dlbook.text.vocabulary", "dlbook.settings",
-                                    "dlbook.cli", "dlbook.results", "dlbook.apps", "dlbook.cache"])
+                                    "dlbook.cli", "dlbook.results", "dlbook.apps", "dlbook.cache",
+                                    "dlbook.machine"])
 def test_light_modules_do_not_load_keras(module):
     """Segmenting Chinese, checking settings or starting the command line does not wait for Keras."""
     code = f"import sys, {module}; print('keras' in sys.modules)"
