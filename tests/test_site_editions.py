@@ -149,6 +149,8 @@ def test_the_chinese_edition_has_chinese_navigation_titles_and_home_page(site):
         assert shown in text(home), shown
     assert 'href="../03_later.html" hreflang="en"' in home  # the untranslated chapter: its English page
     assert "Each chapter" not in text(home) and "Reading and running" not in text(home)
+    lead = re.search(r'<p class="lead">(.*?)</p>', home, re.DOTALL).group(1)
+    assert not re.search(r"[\u4e00-\u9fff，。]\s+[\u4e00-\u9fff]", lead)  # no line break shown as a space in Chinese
     assert "本章执行出错" in broken and "ZeroDivisionError: division by zero" in broken and 'id="failure"' in broken
     assert "celltag_dlbook-failed" in broken and "celltag_dlbook-not-run" in broken
     assert "以下各章" not in page(site, "index.html") and "Chapters" in text(page(site, "index.html"))
