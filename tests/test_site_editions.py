@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-import jupytext
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output

@@ -41,7 +41,14 @@ from pathlib import Path
 from dlbook.paths import build_dir, project_root
 from dlbook.results import load_results, summarize
 from dlbook.runner import first_heading
-from dlbook.site.editions import EDITIONS, GLOSSARY_PAGE, Edition, glossary_source, merge_outputs, site_links
+from dlbook.site.editions import (
+    EDITIONS,
+    GLOSSARY_PAGE,
+    Edition,
+    glossary_source,
+    merge_outputs,
+    site_links,
+)
 from dlbook.site.notebook import MathErrors, notebook_body
 
 TEMPLATES = Path(__file__).parent / "templates"

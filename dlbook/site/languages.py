@@ -46,8 +46,8 @@ def check_language_switch(browser, site: Path, page: Path) -> tuple[dict | None,
     browser.events.clear()
     target = browser.evaluate(CLICK)
     if target is None:
-        return None, [f"{name}: no language switch, though {expected[0].relative_to(site.resolve()).as_posix()} "
-                      "is the same page in another edition"] if expected else []
+        other = expected[0].relative_to(site.resolve()).as_posix() if expected else ""
+        return None, [f"{name}: no language switch, though {other} is the same page in another edition"] if expected else []
     browser.wait_for("Page.loadEventFired")
     landed = browser.evaluate(LANDED)
     errors = browser.errors()
