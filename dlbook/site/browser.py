@@ -1,8 +1,9 @@
 """Check the book's website in a real browser: headless Chromium over the DevTools protocol.
 
-:func:`check_site` opens the home page and one chapter page, and reports what a reader would
+:func:`check_site` opens every page of every edition, and reports what a reader would
 notice: console errors and uncaught exceptions, images that did not decode, math left as raw
-TeX, Chinese text missing or drawn without its font, previous/next links to missing pages. It
+TeX, Chinese text missing or drawn without its font, links to missing pages, a language switch
+that does not lead to the same page in the other edition. It
 saves a screenshot of each page. The protocol is spoken over a WebSocket (websocket-client),
 so nothing but the browser itself is needed: Debian's ``chromium`` package (``apt-get install
 chromium``), or any Chromium/Chrome named by ``$DLBOOK_BROWSER``.
@@ -273,14 +274,17 @@ def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
     Every page (the home page and each chapter, in every edition) is opened in headless Chromium
     at each of ``widths`` (a desktop window and a phone): console errors, images that did not
     decode or lack alt text, raw TeX, formulas not laid out, fonts not loaded, sideways scrolling,
-    links to missing files; the search box must find each chapter by a word of its prose. The
-    page of ``chapter`` must also be executed, with figures and math. Then :func:`dlbook.site.audit.audit_site`:
+    links to missing files; the search box must find each chapter by a word of its prose; the
+    language switch must lead to the same page in the other edition and back
+    (:mod:`dlbook.site.languages`). The page of ``chapter``, in every edition, must also be
+    executed, with figures and math. Then :func:`dlbook.site.audit.audit_site`:
     the weight budgets and no trace of the build machine. Returns ``{"pages": {"NAME@WIDTH": facts},
-    "audit": ..., "search": ..., "problems": [...], "screenshots": [...]}``; screenshots of the home
-    page and the chapter at each width (``site-home.png``, ``site-NN-390.png``, ``site-NN-figure.png``…)
-    go to ``screenshots`` (default: the site's parent folder). No problems means the check passed.
+    "audit": ..., "search": ..., "languages": [{"from", "to", "lang"}], "problems": [...], "screenshots": [...]}``;
+    screenshots of the home pages and the chapter at each width (``site-home.png``, ``site-NN-390.png``,
+    ``site-NN-figure.png``, ``site-zh-NN.png``…) go to ``screenshots`` (default: the site's parent folder). No problems means the check passed.
     """
     from dlbook.site.audit import audit_site
+    from dlbook.site.languages import check_language_switch, translations
 
     site = Path(site).resolve()
     screenshots = Path(screenshots) if screenshots else site.parent
@@ -288,31 +292,38 @@ def check_site(site: Path, chapter: str = "05", screenshots: Path | None = None,
     if not (site / "index.html").is_file() or not named:
         raise FileNotFoundError(f"No site to check in {site} (index.html and a page of chapter {chapter}); "
                                 "build it first with `make html`.")
+    checked = {named[0], *translations(site, named[0])}  # the chapter in every edition
     pages = [p for p in sorted(site.rglob("*.html")) if p.name == "index.html" or re.match(r"\d\d_", p.name)]
     audit = audit_site(site)
-    report = {"pages": {}, "audit": audit, "search": None, "problems": list(audit["problems"]), "screenshots": []}
+    report = {"pages": {}, "audit": audit, "search": None, "languages": [], "problems": list(audit["problems"]),
+              "screenshots": []}
     with Chromium(executable) as browser:
         for width in widths:
             browser.resize(width, 900 if width > 600 else 844, mobile=width <= 600)
             suffix = "" if width == max(widths) else f"-{width}"
             for page in pages:
                 name = page.relative_to(site).as_posix()
-                short = "home" if name == "index.html" else (page.stem[:2] if page.parent == site else name)
+                edition = "" if page.parent == site else page.parent.relative_to(site).as_posix().replace("/", "-") + "-"
+                short = edition + ("home" if page.name == "index.html" else page.stem[:2])
                 errors = browser.open(page.as_uri())
                 facts = browser.evaluate(PAGE_FACTS)
                 errors += browser.errors()[len(errors):]
                 report["pages"][f"{name}@{width}"] = {**facts, "errors": errors, "links": len(facts["links"])}
-                is_named = page == named[0]
+                is_named = page in checked
                 report["problems"] += [f"{name} at {width} px: {p}"
                                        for p in page_problems(facts, errors, chapter=is_named)]
-                if short == "home" or is_named:
+                if page.name == "index.html" or is_named:
                     report["screenshots"].append(str(browser.screenshot(screenshots / f"site-{short}{suffix}.png")))
                 if is_named and facts["images"]:
                     report["screenshots"].append(str(browser.screenshot(
                         screenshots / f"site-{short}{suffix}-figure.png", scroll_to="img.figure")))
-                if width == max(widths) and short != "home":
+                if width == max(widths) and page.name != "index.html":
                     found = _check_search(browser, page, report["problems"], required=is_named)
-                    report["search"] = found if is_named else report["search"]
+                    report["search"] = found if page == named[0] else report["search"]
+                if width == max(widths):  # last: the click leaves the page
+                    switched, problems = check_language_switch(browser, site, page)
+                    report["languages"] += [switched] if switched else []
+                    report["problems"] += problems
     return report
 
 
@@ -356,6 +367,9 @@ def main(argv: list[str] | None = None) -> int:
           + "; fonts: " + ", ".join(f"{n} {b / 1e3:.0f} kB" for n, b in audit["fonts"].items()))
     if report["search"]:
         print(f"search for {report['search']['word']!r}: {len(report['search']['results'])} results")
+    if report["languages"]:
+        print(f"language switches: {len(report['languages'])} checked, e.g. "
+              + ", ".join(f"{s['from']} → {s['to']}" for s in report["languages"][:3]))
     print("screenshots: " + ", ".join(report["screenshots"]))
     if report["problems"]:
         print("\n".join(["the site check FAILED:", *report["problems"]]), file=sys.stderr)

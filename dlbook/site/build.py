@@ -14,9 +14,12 @@ cut down to the characters the book uses (:mod:`~dlbook.site.fonts`), search run
 index (:mod:`~dlbook.site.search`). No page shows a path of the build machine
 (:mod:`~dlbook.site.scrub`); :mod:`~dlbook.site.audit` checks that and the site's weight.
 
-The site is made of **editions** (:data:`EDITIONS`): the English one at the root of the site,
-and room for others (a Chinese edition under ``zh/``) with their own sources, page language and
-labels, sharing the fonts, media and styles. With ``$DLBOOK_REPOSITORY_URL`` set (e.g.
+The site is made of **editions** (:mod:`~dlbook.site.editions`): the English one at the root of
+the site, the Chinese one under ``zh/``, each with its own sources, page language and labels,
+sharing the fonts, media and styles. A Chinese page shows the outputs of the English run, cell by
+cell (one code, not executed twice); a chapter not translated yet has no Chinese page (the Chinese
+home page lists it with a link to its English page), and every page links to the same page of
+the other edition where there is one. With ``$DLBOOK_REPOSITORY_URL`` set (e.g.
 ``https://github.com/OWNER/dlbook``), each chapter also links to its source in the repository
 and opens in Colab or Kaggle from the notebooks of the site published on the ``gh-pages`` branch.
 
@@ -38,6 +41,15 @@ from pathlib import Path
 from dlbook.paths import build_dir, project_root
 from dlbook.results import load_results, summarize
 from dlbook.runner import first_heading
+from dlbook.site.editions import (
+    EDITIONS,
+    GLOSSARY_PAGE,
+    Edition,
+    glossary_source,
+    merge_outputs,
+    site_links,
+)
+from dlbook.site.notebook import MathErrors, notebook_body
 
 TEMPLATES = Path(__file__).parent / "templates"
 RUN_LINE = re.compile(r"dlbook: backend=(?P<backend>\S+) device=(?P<device>.+?) mode=(?P<mode>\S+) "
@@ -46,36 +58,6 @@ SECTION = re.compile(r'<h2 id="(?P<id>[^"]+)">(?P<title>.*?)<a class="anchor-lin
 DOWNLOADS = "_downloads"
 PUBLISHED_BRANCH = "gh-pages"  # where the built site (and so its notebooks) is published
 RUN_KEYS = ("mode", "backend", "device", "precision")
-
-
-@dataclass(frozen=True, eq=False)
-class Edition:
-    """One language of the book: its chapter sources, its folder in the site and its labels."""
-
-    lang: str  # the pages' language, e.g. "en" or "zh-CN"
-    name: str  # as the language switch shows it
-    sources: str  # its chapters' folder in the checkout
-    folder: str  # its folder in the site ("" for the site's root)
-    labels: dict
-
-    @property
-    def root(self) -> str:
-        """The way from one of its pages back to the site's root (shared styles, fonts, media)."""
-        return "../" * len(Path(self.folder).parts) if self.folder else ""
-
-
-ENGLISH_LABELS = {
-    "book": "dlbook", "subtitle": "深度学习原理与PyTorch实战 · Keras 3 edition", "contents": "Contents",
-    "search": "Search the book", "previous": "Previous", "next": "Next", "home": "Home",
-    "home_title": "Contents and results", "start": "Start reading", "notebook": "Notebook (.ipynb)",
-    "source": "Markdown source", "view_source": "View on GitHub", "colab": "Open in Colab",
-    "kaggle": "Open in Kaggle", "copy": "Copy", "copied": "Copied", "no_results": "No section contains all of",
-    "not_run_notebook": "Notebook (.ipynb, not executed)",
-    "notebook_title": "The chapter as a notebook, with what its cells printed (its figures and sounds are on this page)",
-}
-# Every edition of the site; the first is at the site's root. A Chinese edition adds
-# Edition("zh-CN", "中文", "chapters/zh", "zh", CHINESE_LABELS) here.
-EDITIONS = (Edition("en", "English", "chapters", "", ENGLISH_LABELS),)
 
 
 @dataclass
@@ -111,34 +93,41 @@ class Chapter:
 
 
 def chinese_title(markdown: str) -> str:
-    """The book's chapter title from a chapter's ``**Book chapter:** 第5章 … (English)`` line."""
-    match = re.search(r"\*\*Book chapter:\*\*\s*(.+?)(?:\s+\(|<br>|$)", markdown, re.MULTILINE)
+    """The book's chapter title from a chapter's ``**Book chapter:** 第5章 … (English)`` line (in the
+    Chinese edition ``**书中章节:** 第5章 …，本版…``)."""
+    match = re.search(r"\*\*(?:Book chapter|书中章节)[:：]\*\*\s*(.+?)(?:\s+\(|（|，|<br>|$)", markdown, re.MULTILINE)
     return match.group(1).strip() if match else ""
 
 
-def _read(notebook_path: Path | None, source: Path | None):
+def load_notebook(chapter: Chapter, translated: bool = False):
+    """The chapter's notebook: its executed one, else its source; in a ``translated`` edition, its
+    source with the outputs of the executed (English) notebook (:func:`~dlbook.site.editions.merge_outputs`)."""
     import jupytext
     import nbformat
 
-    if notebook_path is not None:
-        return nbformat.read(notebook_path, as_version=4)
-    return jupytext.read(source)
+    if chapter.notebook is None:
+        return jupytext.read(chapter.source)
+    executed = nbformat.read(chapter.notebook, as_version=4)
+    if not translated:
+        return executed
+    return merge_outputs(jupytext.read(chapter.source), executed, f"chapter {chapter.number} ({chapter.source})")
 
 
-def find_chapters(build: Path, sources: list[Path]) -> list[Chapter]:
-    """The chapters: every source ``NN_slug.md`` and every executed ``build/NN_slug.ipynb``."""
+def find_chapters(build: Path, sources: list[Path], translated: bool = False) -> list[Chapter]:
+    """The chapters: every source ``NN_slug.md`` and every executed ``build/NN_slug.ipynb`` (of a
+    ``translated`` edition: every source, with the outputs of the executed notebook of its name)."""
     from dlbook.site.notebook import failure
 
     by_stem = {p.stem: p for p in sources}
     notebooks = {p.stem: p for p in build.glob("[0-9][0-9]_*.ipynb")}
     records = load_results(build / "results.json")
     chapters = []
-    for stem in sorted(set(by_stem) | set(notebooks)):
-        notebook = _read(notebooks.get(stem), by_stem.get(stem))
-        first = "\n".join(c.source for c in notebook.cells[:3] if c.cell_type == "markdown")
-        chapter = Chapter(number=stem[:2], slug=stem[3:], title=first_heading(first, stem),
-                          chinese_title=chinese_title(first), source=by_stem.get(stem),
+    for stem in sorted(set(by_stem) if translated else set(by_stem) | set(notebooks)):
+        chapter = Chapter(number=stem[:2], slug=stem[3:], title="", chinese_title="", source=by_stem.get(stem),
                           notebook=notebooks.get(stem))
+        notebook = load_notebook(chapter, translated)
+        first = "\n".join(c.source for c in notebook.cells[:3] if c.cell_type == "markdown")
+        chapter.title, chapter.chinese_title = first_heading(first, stem), chinese_title(first)
         if chapter.notebook is not None:
             chapter.failure = failure(notebook)
             chapter.run = _run_settings(notebook)
@@ -179,9 +168,10 @@ def results_table(records: list[dict]) -> dict:
     return {"rows": rows, "shared": shared, "varying": varying}
 
 
-def repository_links(url: str | None, chapter: Chapter) -> dict:
+def repository_links(url: str | None, chapter: Chapter, edition: Edition = EDITIONS[0]) -> dict:
     """Links to the chapter in the repository at ``url`` (``https://github.com/OWNER/REPO``, optionally
-    ``/tree/BRANCH``): its source, and, on GitHub, Colab and Kaggle opening its published notebook."""
+    ``/tree/BRANCH``): its source, and, on GitHub, Colab and Kaggle opening its published notebook
+    (the one of ``edition``)."""
     if not url or chapter.source is None:
         return {}
     match = re.fullmatch(r"(?P<base>https?://(?P<host>[^/]+)/(?P<owner>[^/]+)/(?P<repo>[^/]+?))(?:\.git)?"
@@ -193,10 +183,10 @@ def repository_links(url: str | None, chapter: Chapter) -> dict:
     root = project_root()
     source = chapter.source.resolve()
     path = source.relative_to(root.resolve()).as_posix() if root and source.is_relative_to(root.resolve()) \
-        else f"chapters/{chapter.source.name}"
+        else f"{edition.sources}/{chapter.source.name}"
     links = {"view_source": f"{base}/blob/{branch}/{path}"}
     if match["host"].lower() == "github.com":
-        notebook = f"{match['owner']}/{match['repo']}/blob/{PUBLISHED_BRANCH}/{DOWNLOADS}/{chapter.stem}.ipynb"
+        notebook = f"{match['owner']}/{match['repo']}/blob/{PUBLISHED_BRANCH}/{edition.href(DOWNLOADS)}/{chapter.stem}.ipynb"
         links["colab"] = f"https://colab.research.google.com/github/{notebook}"
         links["kaggle"] = f"https://www.kaggle.com/kernels/welcome?src=https://github.com/{notebook}"
     return links
@@ -269,33 +259,39 @@ def _alternates(edition: Edition, chapter: Chapter | None, editions: list) -> li
             continue
         page = "index.html" if chapter is None else next((c.page for c in chapters if c.stem == chapter.stem), None)
         if page:
-            links.append({"name": other.name, "lang": other.lang,
-                          "href": edition.root + (f"{other.folder}/" if other.folder else "") + page})
+            links.append({"name": other.name, "lang": other.lang, "href": edition.root + other.href(page)})
     return links
 
 
 def build_site(build: Path | None = None, out: Path | None = None, sources: list[Path] | None = None,
-               repository: str | None = None) -> Path:
+               repository: str | None = None, translations: dict[str, list[Path]] | None = None) -> Path:
     """Render the executed chapters of ``build`` (default: ``build/``) into a static website in
-    ``out`` (default: ``build/html``); returns the path of its ``index.html``.
+    ``out`` (default: ``build/html``), every edition of :data:`~dlbook.site.editions.EDITIONS`;
+    returns the path of its ``index.html``.
 
-    ``sources`` are the first edition's chapter Markdown files (default: ``chapters/*.md`` of the
-    checkout); each gets a page, from its executed notebook where there is one. ``repository``
+    ``sources`` are the first (English) edition's chapter Markdown files, ``translations`` those of
+    the others by language (default for both: the checkout's; given ``sources`` only, the site has
+    the first edition only). Each English chapter gets a page, from its executed notebook where there
+    is one; each translated chapter a page with the outputs of that notebook. ``repository``
     (default: ``$DLBOOK_REPOSITORY_URL``) adds links to the repository. Raises ValueError naming
-    every formula that does not convert to MathML, FileNotFoundError if there is nothing to render.
+    every formula that does not convert to MathML (or a translated chapter whose code is not the
+    executed one), FileNotFoundError if there is nothing to render.
     """
+    import jupytext
+
     from dlbook.site import fonts, markup, search
     from dlbook.site.media import MediaStore
-    from dlbook.site.notebook import MathErrors, mark_failure, notebook_body, static_widgets
-    from dlbook.site.scrub import scrub_notebook
 
     build = Path(build) if build else build_dir()
     out = Path(out) if out else build / "html"
     repository = os.environ.get("DLBOOK_REPOSITORY_URL") if repository is None else repository
+    if translations is None:
+        translations = {} if sources is not None else {e.lang: _edition_sources(e) for e in EDITIONS[1:]}
     editions = []
     for edition in EDITIONS:
-        edition_sources = list(sources) if sources is not None and edition is EDITIONS[0] else _edition_sources(edition)
-        chapters = find_chapters(build, edition_sources)
+        edition_sources = (translations.get(edition.lang, []) if edition.translated
+                           else list(sources) if sources is not None else _edition_sources(edition))
+        chapters = find_chapters(build, edition_sources, translated=edition.translated)
         if chapters:
             editions.append((edition, chapters))
         elif edition is EDITIONS[0]:
@@ -307,16 +303,12 @@ def build_site(build: Path | None = None, out: Path | None = None, sources: list
     table = results_table(load_results(build / "results.json"))
     for edition, chapters in editions:
         folder, entries = out / edition.folder, []
-        common = {"edition": edition, "t": edition.labels, "root": edition.root, "chapters": chapters}
+        glossary = glossary_source(edition, chapters)
+        common = {"edition": edition, "t": edition.labels, "root": edition.root, "chapters": chapters,
+                  "glossary": GLOSSARY_PAGE if glossary else None}
         for position, chapter in enumerate(chapters):
-            notebook = _read(chapter.notebook, chapter.source)
-            scrub_notebook(notebook)
-            static_widgets(notebook)
-            downloads = _write_downloads(folder / DOWNLOADS, chapter, notebook)
-            if chapter.failure:
-                mark_failure(notebook, chapter.failure)
             try:
-                body = notebook_body(notebook, store, edition.root)
+                body, notebook, downloads = _chapter_body(chapter, edition, editions, store, folder)
             except MathErrors as errors:
                 name = chapter.source.name if chapter.source else chapter.page
                 failures += [f"chapter {chapter.number} ({name}): {error}" for error in errors.errors]
@@ -324,19 +316,25 @@ def build_site(build: Path | None = None, out: Path | None = None, sources: list
             heading = re.search(r"<h1 .*?</h1>", body, re.DOTALL)  # the chapter's title goes in the page header
             heading, body = (heading.group(), body.replace(heading.group(), "", 1)) if heading else ("", body)
             sections = [(m["id"], re.sub(r"<[^>]+>", "", m["title"])) for m in SECTION.finditer(body)]
-            entries += search.index_entries((f"{edition.folder}/" if edition.folder else "") + chapter.page,
-                                            f"{chapter.number} · {chapter.title}", notebook, body)
+            entries += search.index_entries(edition.href(chapter.page), f"{chapter.number} · {chapter.title}",
+                                            notebook, body)
             results = [r for r in table["rows"] if r["chapter"] == chapter.number
                        and all(r[k] == chapter.run.get(k, r[k]) for k in ("mode", "backend", "precision"))]
             pages[(edition, folder / chapter.page)] = env.get_template("chapter.html.j2").render(
                 **common, chapter=chapter, heading=heading, body=body, sections=sections, results=results,
                 previous=chapters[position - 1] if position else None,
                 next=chapters[position + 1] if position + 1 < len(chapters) else None,
-                downloads=downloads, links=repository_links(repository, chapter),
+                downloads=downloads, links=repository_links(repository, chapter, edition),
                 alternates=_alternates(edition, chapter, editions))
+        stems = {c.stem for c in chapters}
+        untranslated = [{"chapter": c, "href": edition.root + c.page} for c in editions[0][1] if c.stem not in stems]
         pages[(edition, folder / "index.html")] = env.get_template("index.html.j2").render(
             **common, table=table, first=chapters[0], failed=[c for c in chapters if c.status == "failed"],
-            alternates=_alternates(edition, None, editions))
+            alternates=_alternates(edition, None, editions), untranslated=untranslated)
+        if glossary:
+            body = site_links(notebook_body(jupytext.read(glossary), store, edition.root), glossary, editions, edition)
+            pages[(edition, folder / GLOSSARY_PAGE)] = env.get_template("page.html.j2").render(
+                **common, body=body, title=edition.labels["glossary"], alternates=[])
         scripts.append(search.write_index(static, edition.lang, entries))
     if failures:
         raise ValueError("formulas that do not convert to MathML (fix them in the chapter):\n" + "\n".join(failures))
@@ -350,6 +348,24 @@ def build_site(build: Path | None = None, out: Path | None = None, sources: list
     store.remove_unused()
     _remove_stale(out, set(finished), scripts)
     return out / "index.html"
+
+
+def _chapter_body(chapter: Chapter, edition: Edition, editions: list, store, folder: Path) -> tuple:
+    """A chapter's page body (its links to other sources made links to pages), its notebook as
+    rendered, and its downloads (written in ``folder``)."""
+    from dlbook.site.notebook import mark_failure, static_widgets
+    from dlbook.site.scrub import scrub_notebook
+
+    notebook = load_notebook(chapter, edition.translated)
+    scrub_notebook(notebook)
+    static_widgets(notebook)
+    downloads = _write_downloads(folder / DOWNLOADS, chapter, notebook)
+    if chapter.failure:
+        mark_failure(notebook, chapter.failure)
+    body = notebook_body(notebook, store, edition.root, edition.labels["figure_alt"])
+    if chapter.source is not None:
+        body = site_links(body, chapter.source, editions, edition)
+    return body, notebook, downloads
 
 
 def _remove_stale(out: Path, pages: set[Path], scripts: list[Path]) -> None:

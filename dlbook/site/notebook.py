@@ -35,6 +35,8 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 FAILED_TAG = "dlbook-failed"
 NOT_RUN_TAG = "dlbook-not-run"
+# The alt text of a figure without its own: in its section (the section's title), or anywhere.
+FIGURE_ALT = ("Figure in the section \u201c{}\u201d", "Figure")
 IMAGES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 # The formulas of the notebook being rendered that did not convert (collected, then raised together).
@@ -188,9 +190,9 @@ class MediaFiles(Preprocessor):
     """Images and sounds stored as files by a :class:`~dlbook.site.media.MediaStore` (``store``)
     and linked from ``prefix``; each image with its alt text and size."""
 
-    def __init__(self, store=None, prefix: str = "", **kwargs):
+    def __init__(self, store=None, prefix: str = "", alt: tuple[str, str] = FIGURE_ALT, **kwargs):
         super().__init__(**kwargs)
-        self.store, self.prefix = store, prefix
+        self.store, self.prefix, self.alt = store, prefix, alt
 
     def preprocess(self, nb, resources):
         self.section = ""
@@ -212,7 +214,7 @@ class MediaFiles(Preprocessor):
     def _image(self, output, mime: str) -> None:
         data, metadata = output.data, output.setdefault("metadata", {})
         own = metadata.setdefault(mime, {}) if isinstance(metadata.get(mime, {}), dict) else {}
-        alt = own.get("alt") or (f"Figure in the section \u201c{self.section}\u201d" if self.section else "Figure")
+        alt = own.get("alt") or (self.alt[0].format(self.section) if self.section else self.alt[1])
         width, height = own.get("width"), own.get("height")
         if self.store is None:
             link, size = f"data:{mime};base64,{''.join(data[mime].split())}", None
@@ -230,11 +232,11 @@ class MediaFiles(Preprocessor):
 class BookExporter(HTMLExporter):
     """nbconvert's HTML exporter: ``basic`` template (cells only), no prompts, MathML math, media as files."""
 
-    def __init__(self, store=None, prefix: str = "", **kwargs):
+    def __init__(self, store=None, prefix: str = "", alt: tuple[str, str] = FIGURE_ALT, **kwargs):
         super().__init__(template_name="basic", exclude_input_prompt=True, exclude_output_prompt=True,
                          anchor_link_text="¶", **kwargs)
         self.log.setLevel(logging.ERROR)
-        for preprocessor in (StaticWidgets(), LatexOutputsAsMathML(), MediaFiles(store, prefix), StreamsAsShown()):
+        for preprocessor in (StaticWidgets(), LatexOutputsAsMathML(), MediaFiles(store, prefix, alt), StreamsAsShown()):
             self.register_preprocessor(preprocessor, enabled=True)
 
     @pass_context
@@ -276,15 +278,16 @@ def mark_failure(notebook, where: dict) -> None:
     notebook.cells.insert(where["cell"], marker)
 
 
-def notebook_body(notebook, store=None, prefix: str = "") -> str:
+def notebook_body(notebook, store=None, prefix: str = "", alt: tuple[str, str] = FIGURE_ALT) -> str:
     """The cells of ``notebook`` (an ``nbformat`` node, changed in place) as an HTML fragment, its
     media written by ``store`` (a :class:`~dlbook.site.media.MediaStore`; without one they stay
-    embedded) and linked from ``prefix``. Raises :class:`MathErrors` if a formula does not convert."""
+    embedded) and linked from ``prefix``; a figure without alt text of its own gets ``alt`` (its
+    section's title in the first, else the second). Raises :class:`MathErrors` if a formula does not convert."""
     notebook.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
     errors: list[MathError] = []
     token = _math_errors.set(errors)
     try:
-        body, _ = BookExporter(store, prefix).from_notebook_node(notebook)
+        body, _ = BookExporter(store, prefix, alt).from_notebook_node(notebook)
     finally:
         _math_errors.reset(token)
     if errors:
