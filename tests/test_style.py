@@ -389,10 +389,27 @@ def test_show_lays_out_images_of_different_sizes():
     import matplotlib.pyplot as plt
 
     pictures = [np.zeros((10, 20, 3)), np.ones((30, 15, 3)), np.full((8, 8, 3), 0.5)]
-    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, title="three")
+    # 2 columns of cells 1.5 in high and 3 in wide (the widest aspect, 2:1): 6 in, within MAX_FIGURE_WIDTH.
+    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, height=1.5, title="three")
     axes = figure.get_axes()
     assert len(axes) == 4 and [ax.get_title() for ax in axes] == ["a", "b", "c", ""]
     assert len(axes[3].images) == 0 and figure._suptitle.get_text() == "three"
+    assert [ax.images[0].get_array().shape[:2] for ax in axes[:3]] == [(10, 20), (30, 15), (8, 8)]
+    plt.close(figure)
+
+
+def test_show_wraps_a_grid_wider_than_the_page():
+    import matplotlib.pyplot as plt
+
+    from dlbook.plotting import MAX_FIGURE_WIDTH
+
+    pictures = [np.zeros((10, 20, 3)), np.ones((30, 15, 3)), np.full((8, 8, 3), 0.5)]
+    # 2 columns of cells 2.4 in high and 4.8 in wide: 9.6 in is too wide, so one picture a row.
+    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, height=2.4)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    assert figure.get_size_inches()[0] <= MAX_FIGURE_WIDTH
+    assert [ax.get_subplotspec().colspan.start for ax in axes] == [0, 0, 0]  # one column, three rows
     plt.close(figure)
 
 
