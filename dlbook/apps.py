@@ -32,6 +32,7 @@ import io
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -260,10 +261,12 @@ def stylize(content, style, output, size: int = 384, steps: int = 300, progress:
     with _reporting(progress):
         from dlbook.vision import style as chapter
 
-        result = chapter.transfer(photo, painting, steps, progress=progress, label="stylize")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", chapter.StoppedEarly)  # said below, in the app's words
+            result = chapter.transfer(photo, painting, steps, progress=progress, label="stylize")
         ratios = chapter.evaluate(result.image, photo, painting)
-    iterations = len(result.losses) - 1
-    if iterations < steps:
+    iterations = result.iterations
+    if result.stopped_early:
         print(f"dlbook: warning: L-BFGS stopped after {iterations} of {steps} iterations ({result.message}); "
               "the picture is what it reached", file=sys.stderr)
     with _writing(output):

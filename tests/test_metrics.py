@@ -67,3 +67,15 @@ def test_frechet_distance_of_gaussians():
     scaled = rng.normal(size=(20000, 3)) * 2.0
     # N(0, I) vs N(0, 4I): 3 * (1 + 4 - 2 * 2) = 3
     assert frechet_distance(a, scaled) == pytest.approx(3.0, rel=0.05)
+
+
+def test_recognised_share_needs_confidence_in_the_given_label():
+    from dlbook.metrics import recognised_share
+
+    probabilities = [[0.95, 0.05], [0.95, 0.05], [0.6, 0.4], [0.05, 0.95]]
+    assert recognised_share(probabilities, [0, 1, 0, 1]) == 0.5   # sure of the label: rows 0 and 3
+    assert recognised_share(probabilities, [0, 1, 0, 1], threshold=0.5) == 0.75
+    # A classifier sure of class 0 for everything recognises only the images asked to be a 0.
+    assert recognised_share(np.eye(10)[np.zeros(100, dtype=int)], np.arange(100) % 10) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="one row of class probabilities per label"):
+        recognised_share(probabilities, [0, 1])

@@ -389,8 +389,66 @@ def test_show_lays_out_images_of_different_sizes():
     import matplotlib.pyplot as plt
 
     pictures = [np.zeros((10, 20, 3)), np.ones((30, 15, 3)), np.full((8, 8, 3), 0.5)]
-    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, title="three")
+    # 2 columns of cells 1.5 in high and 3 in wide (the widest aspect, 2:1): 6 in, within MAX_FIGURE_WIDTH.
+    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, height=1.5, title="three")
     axes = figure.get_axes()
     assert len(axes) == 4 and [ax.get_title() for ax in axes] == ["a", "b", "c", ""]
     assert len(axes[3].images) == 0 and figure._suptitle.get_text() == "three"
+    assert [ax.images[0].get_array().shape[:2] for ax in axes[:3]] == [(10, 20), (30, 15), (8, 8)]
     plt.close(figure)
+
+
+def test_show_wraps_a_grid_wider_than_the_page():
+    import matplotlib.pyplot as plt
+
+    from dlbook.plotting import MAX_FIGURE_WIDTH
+
+    pictures = [np.zeros((10, 20, 3)), np.ones((30, 15, 3)), np.full((8, 8, 3), 0.5)]
+    # 2 columns of cells 2.4 in high and 4.8 in wide: 9.6 in is too wide, so one picture a row.
+    figure = images.show(pictures, titles=["a", "b", "c"], columns=2, height=2.4)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    assert figure.get_size_inches()[0] <= MAX_FIGURE_WIDTH
+    assert [ax.get_subplotspec().colspan.start for ax in axes] == [0, 0, 0]  # one column, three rows
+    plt.close(figure)
+
+
+# --- L-BFGS's stop reason ------------------------------------------------------------------------
+
+
+class _WrongGradient:
+    """A loss whose 'gradient' points uphill: L-BFGS's line search finds no lower loss and stops."""
+
+    def value_and_grad(self):
+        return lambda image: (float(np.sum(image**2)), (-2 * image).astype("float32"))
+
+
+def test_lbfgs_reports_an_early_stop():
+    start = np.full((4, 4, 3), 0.5, "float32")
+    with pytest.warns(style.StoppedEarly, match=r"stopped after \d+ of 50 iterations \(ABNORMAL"):
+        result = style.lbfgs(_WrongGradient(), start, steps=50, progress=False)
+    assert result.stopped_early and result.iterations < 50 and result.steps == 50
+    assert "ABNORMAL" in result.message
+
+
+def test_a_full_run_is_not_an_early_stop(recwarn):
+    rng = np.random.default_rng(0)
+    content, painting = (rng.uniform(0, 1, (24, 24, 3)).astype("float32") for _ in range(2))
+    result = style.transfer(content, painting, 3, progress=False, style_layers=("conv1_1",),
+                            content_layers=("conv1_1",))
+    assert result.iterations == 3 and not result.stopped_early
+    assert not [w for w in recwarn if issubclass(w.category, style.StoppedEarly)]
+
+
+def test_stylize_warns_once_when_lbfgs_stops_early(real_data, tmp_path, monkeypatch, capsys):
+    def stopping(photo, painting, steps, **options):
+        return style.lbfgs(_WrongGradient(), photo, steps, progress=False)
+
+    monkeypatch.setattr(style, "transfer", stopping)
+    photo = tmp_path / "grey.png"
+    Image.new("L", (40, 30), 100).save(photo)
+    result = apps.stylize(photo, "starry_night", tmp_path / "out.png", size=32, steps=40, progress=False)
+    assert result.iterations < 40 and "ABNORMAL" in result.stop_reason and (tmp_path / "out.png").exists()
+    error = capsys.readouterr().err
+    assert error.count("L-BFGS stopped after") == 1
+    assert f"dlbook: warning: L-BFGS stopped after {result.iterations} of 40 iterations" in error

@@ -51,3 +51,50 @@ def test_a_content_reconstruction_recovers_the_image(images):
     result = style.transfer(content, None, steps=30, start="noise", progress=False, style_layers=(),
                             content_layers=("conv1_1",), tv_weight=0.0)
     assert np.mean(np.abs(result.image - content)) < 0.5 * np.mean(np.abs(style.noise(content.shape) - content))
+
+
+def test_full_float32_sets_and_restores_the_backends_precision():
+    """On a GPU, TF32 would make L-BFGS's line search stop early; the block turns it off for the
+    objective and gives the previous setting back after it (here on the CPU, where the flags exist too)."""
+    import keras
+
+    before = vgg.float32_precision()
+    with vgg.full_float32():
+        assert vgg.float32_precision() == "full"
+    assert vgg.float32_precision() == before
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        assert before == "tf32"  # TensorFlow's default: TF32 where the GPU has it
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            with vgg.full_float32():
+                pass
+            assert vgg.float32_precision() == "full"  # a setting chosen before the block stays
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(True)
+    if keras.backend.backend() == "torch":
+        assert before != "full"  # PyTorch's default: TF32 for cuDNN convolutions
+
+
+def test_the_transfer_and_its_measures_compute_in_full_float32(images, monkeypatch):
+    content, painting = images
+    seen = []
+    original = vgg.Objective.value_and_grad
+
+    def recording(self):
+        f = original(self)
+
+        def call(image):
+            seen.append(vgg.float32_precision())
+            return f(image)
+
+        return call
+
+    monkeypatch.setattr(vgg.Objective, "value_and_grad", recording)
+    monkeypatch.setattr(style, "features", lambda *args: seen.append(vgg.float32_precision()) or vgg.features(*args))
+    for method in ("lbfgs", "adam"):
+        style.transfer(content, painting, 2, method=method, progress=False, style_layers=("conv1_1",),
+                       content_layers=("conv1_1",))
+    style.evaluate(content, content, painting, style_layers=("conv1_1",), content_layers=("conv1_1",))
+    assert len(seen) > 6 and set(seen) == {"full"}

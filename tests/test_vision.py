@@ -14,7 +14,7 @@ import pytest
 
 import dlbook
 from dlbook import cache
-from dlbook.vision import cnn, datasets
+from dlbook.vision import autoencoders, cnn, datasets, resnet
 
 
 def striped_digits(n: int = 320, seed: int = 0) -> datasets.Digits:
@@ -198,11 +198,136 @@ def test_train_digit_classifier_can_save_only_the_modes_recipe(fast_mode):
 
 
 def test_train_digit_classifier_saves_the_modes_recipe_to_the_cache(fast_mode, monkeypatch):
-    small_recipe = {"train_size": 64, "epochs": 1, "batch_size": 32, "optimizer": "adam", "learning_rate": 1e-3,
-                    "schedule": "cosine"}
+    small_recipe = cnn.classifier_recipe(mode="fast") | {"train_size": 64, "epochs": 1, "batch_size": 32}
     monkeypatch.setattr(cnn, "classifier_recipe", lambda digits=None, epochs=None, mode=None: small_recipe)
     model, history = cnn.train_digit_classifier(striped_digits(128), verbose=0, save=True)
     assert len(history.history["loss"]) == 1 and cache.entry_for(cnn.CLASSIFIER).exists()
     loaded = cnn.load_digit_classifier(verbose=False)
     x = striped_digits(8).x_train
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+# --- Chapter 05's deep networks: plain and residual --------------------------------------------
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_deep_cnn_has_the_depth_asked_for(residual):
+    model = resnet.deep_cnn(depth=6, residual=residual, width=8)
+    convolutions = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions == ["stem", *(f"conv{k}" for k in range(1, 7))]
+    assert model.output_shape == (None, 10)
+    skips = [layer for layer in model.layers if layer.name.startswith("skip")]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert (len(skips), len(norms)) == ((3, 7) if residual else (0, 0))
+    probabilities = model.predict(np.zeros((2, 28, 28, 1), "float32"), verbose=0)
+    assert probabilities.dtype == np.float32 and np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_deep_cnn_rejects_odd_residual_depths():
+    with pytest.raises(ValueError, match="even one for a residual network"):
+        resnet.deep_cnn(depth=5, residual=True)
+    with pytest.raises(ValueError, match="positive depth"):
+        resnet.deep_cnn(depth=0)
+
+
+def test_a_residual_block_adds_its_input():
+    """With its last convolution zeroed, each block is the identity: the skip path alone."""
+    model = resnet.deep_cnn(depth=4, residual=True, width=4)
+    for name in ("conv2", "conv4"):
+        layer = model.get_layer(name)
+        layer.kernel.assign(np.zeros(layer.kernel.shape, "float32"))
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype("float32")
+    stem = keras.Model(model.input, model.get_layer("stem_pool").output)
+    blocks = keras.Model(model.input, model.get_layer("skip2").output)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(blocks(x)), keras.ops.convert_to_numpy(stem(x)), atol=1e-6)
+
+
+def test_signal_norms_show_the_gradient_vanish_in_the_plain_network():
+    digits = striped_digits(64)
+    keras.utils.set_random_seed(0)
+    plain = resnet.signal_norms(resnet.deep_cnn(depth=12), digits.x_train[:32], digits.y_train[:32])
+    residual_model = resnet.deep_cnn(depth=12, residual=True)
+    weights = [w.copy() for w in residual_model.get_weights()]
+    residual = resnet.signal_norms(residual_model, digits.x_train[:32], digits.y_train[:32])
+    assert plain["backward"].shape == plain["forward"].shape == (12,) and residual["backward"].shape == (6,)
+    assert all(np.isfinite(v).all() and (v > 0).all() for v in (*plain.values(), *residual.values()))
+    # Each plain layer multiplies the gradient by about 1/sqrt(2) on its way down (Glorot initial
+    # weights, half the ReLUs off): the first layer gets a small fraction of what the last gets.
+    assert plain["backward"][0] < 0.1 * plain["backward"][-1]
+    # The skip connections pass it on undiminished.
+    assert residual["backward"][0] > 0.5 * residual["backward"][-1]
+    for before, after in zip(weights, residual_model.get_weights()):  # nothing was changed
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_deep_cnn_trains_under_mixed_bfloat16(isolated, residual):
+    dlbook.setup(mode="fast", precision="mixed_bfloat16", verbose=False)
+    try:
+        model = resnet.deep_cnn(depth=4, residual=residual, width=8)
+        assert model.get_layer("conv1").compute_dtype == "bfloat16"
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", **dlbook.compile_options())
+        digits = striped_digits(128)
+        history = model.fit(digits.x_train, digits.y_train, batch_size=32, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+        assert model.predict(digits.x_test[:4], verbose=0).dtype == np.float32
+        norms = resnet.signal_norms(model, digits.x_train[:16], digits.y_train[:16])
+        assert np.isfinite(norms["backward"]).all()
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+# --- Chapter 08's autoencoders -----------------------------------------------------------------
+
+
+def test_autoencoder_shapes_and_code():
+    model, encoder, decoder = autoencoders.autoencoder(code_size=2)
+    x = striped_digits(16).x_train[:4]
+    codes = encoder.predict(x, verbose=0)
+    assert codes.shape == (4, 2) and codes.dtype == np.float32
+    np.testing.assert_allclose(model.predict(x, verbose=0), decoder.predict(codes, verbose=0), atol=1e-5)
+    images = decoder.predict(np.zeros((3, 2), "float32"), verbose=0)
+    assert images.shape == (3, 28, 28, 1) and 0 <= images.min() and images.max() <= 1
+
+
+def test_autoencoder_learns_to_reconstruct():
+    keras.utils.set_random_seed(0)
+    digits = striped_digits(256)
+    model, _, _ = autoencoders.autoencoder(code_size=2)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=autoencoders.reconstruction_loss)
+    history = model.fit(digits.x_train, digits.x_train, batch_size=32, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+
+
+def test_reconstruction_loss_sums_binary_cross_entropy_over_pixels():
+    x = np.zeros((2, 28, 28, 1), "float32")
+    decoded = np.full((2, 28, 28, 1), 0.5, "float32")
+    loss = keras.ops.convert_to_numpy(autoencoders.reconstruction_loss(x, decoded))
+    np.testing.assert_allclose(loss, [784 * np.log(2)] * 2, rtol=1e-4)
+
+
+def test_sampling_adds_the_kl_divergence_and_draws_around_the_mean():
+    sampling = autoencoders.Sampling(seed=1)
+    mean = np.array([[1.0, -2.0]] * 4000, "float32")
+    log_var = np.full((4000, 2), np.log(0.25), "float32")
+    z = keras.ops.convert_to_numpy(sampling(mean, log_var))
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.05)
+    np.testing.assert_allclose(z.std(axis=0), [0.5, 0.5], atol=0.05)
+    # KL(N(m, s²) || N(0, 1)) = (s² + m² - 1 - ln s²) / 2 per dimension.
+    expected = sum(0.5 * (0.25 + m**2 - 1 - np.log(0.25)) for m in (1.0, -2.0))
+    assert float(keras.ops.convert_to_numpy(sampling.losses[0])) == pytest.approx(expected, rel=1e-5)
+
+
+def test_vae_trains_under_mixed_bfloat16(isolated):
+    dlbook.setup(mode="fast", precision="mixed_bfloat16", verbose=False)
+    try:
+        vae, encoder, decoder = autoencoders.variational_autoencoder(code_size=2, seed=0)
+        assert vae.get_layer("sampling").compute_dtype == "float32"
+        vae.compile(optimizer="adam", loss=autoencoders.reconstruction_loss, **dlbook.compile_options())
+        digits = striped_digits(128)
+        history = vae.fit(digits.x_train, digits.x_train, batch_size=32, epochs=2, verbose=0)
+        assert np.isfinite(history.history["loss"]).all()
+        assert encoder.predict(digits.x_test[:3], verbose=0).dtype == np.float32
+        assert decoder.predict(np.zeros((1, 2), "float32"), verbose=0).dtype == np.float32
+    finally:
+        keras.config.set_dtype_policy("float32")

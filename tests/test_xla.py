@@ -12,7 +12,7 @@ import pytest
 import dlbook
 from dlbook.music import composer, counting
 from dlbook.rl import flappy
-from dlbook.vision import cnn
+from dlbook.vision import autoencoders, cnn, resnet
 from dlbook.vision.gan import GAN
 
 
@@ -28,6 +28,10 @@ BUILDERS = {
     "digit_trunk": cnn.digit_trunk,
     "digit_classifier": cnn.digit_classifier,
     "gan": _tiny_gan,
+    "plain_cnn": lambda: resnet.deep_cnn(20),
+    "residual_cnn": lambda: resnet.deep_cnn(20, residual=True),
+    "autoencoder": lambda: autoencoders.autoencoder(2)[0],
+    "vae": lambda: autoencoders.variational_autoencoder(2, seed=0)[0],
     "counting_rnn": lambda: counting.counting_model("rnn", 2),
     "counting_lstm": lambda: counting.counting_model("lstm", 1),
     "event_model": composer.event_model,

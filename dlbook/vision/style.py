@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from dlbook.vision.vgg import (
     STYLE_LAYERS,
     Objective,
     features,
+    full_float32,
 )
 
 PAINTINGS = ("starry_night", "the_scream", "shipwreck", "the_great_wave_off_kanagawa")
@@ -32,15 +34,31 @@ PHOTOS = ("chelsea", "astronaut", "coffee")
 
 # --- Optimisers ------------------------------------------------------------------------------
 
+class StoppedEarly(UserWarning):
+    """L-BFGS stopped before the number of iterations asked for (see :attr:`Result.message`)."""
+
+
 @dataclasses.dataclass
 class Result:
-    """An optimised image (H, W, 3) in [0, 1], and its loss after each iteration with the time."""
+    """An optimised image (H, W, 3) in [0, 1], its loss after each iteration with the time, the
+    iterations asked for (``steps``) and the optimiser's stop message."""
 
     image: np.ndarray
     losses: list[float]
     seconds: list[float]
     evaluations: int
     message: str = ""
+    steps: int | None = None
+
+    @property
+    def iterations(self) -> int:
+        """The iterations run: ``len(losses) - 1``."""
+        return len(self.losses) - 1
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether the optimiser stopped before ``steps`` iterations (its reason: :attr:`message`)."""
+        return self.steps is not None and self.iterations < self.steps
 
 
 def _progress(steps, label, progress):
@@ -53,6 +71,9 @@ def lbfgs(objective: Objective, start: np.ndarray, steps: int, progress: bool = 
     ``losses[k]`` is the loss after ``k`` iterations (``losses[0]``: the start), ``seconds[k]``
     the time it took to get there from the start's evaluation (the first call, which compiles the
     loss for the image's shape, is not counted); an iteration may evaluate the loss more than once.
+    If L-BFGS stops before ``steps`` iterations (its line search found no lower loss, or it used
+    up its ``3 * steps + 20`` evaluations), the result says so (``stopped_early``, ``message``)
+    and a :class:`StoppedEarly` warning names the reason: the image is what it reached.
     """
     from scipy.optimize import Bounds, minimize
 
@@ -79,7 +100,11 @@ def lbfgs(objective: Objective, start: np.ndarray, steps: int, progress: bool = 
                           callback=callback, options={"maxiter": steps, "maxfun": 3 * steps + 20, "maxcor": 20,
                                                       "ftol": 0.0, "gtol": 0.0})
     image = np.clip(result.x.reshape(start.shape), 0, 1).astype("float32")
-    return Result(image, losses, seconds, calls[0], str(result.message))
+    outcome = Result(image, losses, seconds, calls[0], str(result.message), steps)
+    if outcome.stopped_early:
+        warnings.warn(f"{label}: L-BFGS stopped after {outcome.iterations} of {steps} iterations "
+                      f"({outcome.message})", StoppedEarly, stacklevel=2)
+    return outcome
 
 
 def adam(objective: Objective, start: np.ndarray, steps: int, learning_rate: float = 0.03, progress: bool = True,
@@ -104,7 +129,7 @@ def adam(objective: Objective, start: np.ndarray, steps: int, learning_rate: flo
             x = np.clip(x - learning_rate * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8), 0, 1)
             bar.set_postfix_str(f"loss {value:.4g}", refresh=False)
             bar.update()
-    return Result(x[0], losses, seconds, steps + 1)
+    return Result(x[0], losses, seconds, steps + 1, steps=steps)
 
 
 def noise(shape, seed: int = 0, amplitude: float = 0.1) -> np.ndarray:
@@ -117,8 +142,10 @@ def transfer(content, style, steps: int, *, start="content", method: str = "lbfg
              progress: bool = True, label: str | None = None, **objective_options) -> Result:
     """Style transfer of ``style`` (an image array) onto ``content``: L-BFGS (or Adam, with
     ``learning_rate``) from the content image (``start="content"``), from noise (``"noise"``),
-    or from a given array. ``objective_options`` go to :class:`Objective` (layers, weights)."""
-    objective = Objective(content, style, **objective_options)
+    or from a given array. ``objective_options`` go to :class:`Objective` (layers, weights).
+    The objective computes in full float32 (:func:`dlbook.vision.vgg.full_float32`), also on a GPU."""
+    if method not in ("lbfgs", "adam"):
+        raise ValueError(f"method={method!r}: use 'lbfgs' or 'adam'.")
     if isinstance(start, str):
         if start not in ("content", "noise"):
             raise ValueError(f"start={start!r}: use 'content', 'noise' or an image array.")
@@ -126,11 +153,11 @@ def transfer(content, style, steps: int, *, start="content", method: str = "lbfg
             raise ValueError("start='content' needs a content image; use start='noise' for a style reconstruction.")
         start = content if start == "content" else noise((content if content is not None else style).shape)
     start = np.asarray(start, "float32")
-    if method == "adam":
-        return adam(objective, start, steps, learning_rate, progress=progress, label=label or "Adam")
-    if method != "lbfgs":
-        raise ValueError(f"method={method!r}: use 'lbfgs' or 'adam'.")
-    return lbfgs(objective, start, steps, progress=progress, label=label or "L-BFGS")
+    with full_float32():
+        objective = Objective(content, style, **objective_options)
+        if method == "adam":
+            return adam(objective, start, steps, learning_rate, progress=progress, label=label or "Adam")
+        return lbfgs(objective, start, steps, progress=progress, label=label or "L-BFGS")
 
 
 # --- Metrics, in NumPy float64 ---------------------------------------------------------------
@@ -162,9 +189,10 @@ def evaluate(output, content, style, *, content_layers=CONTENT_LAYERS, style_lay
     """
     names = tuple(dict.fromkeys((*content_layers, *style_layers, held_out_layer)))
     height, width = np.shape(content)[:2]
-    maps = {k: features(image, names) for k, image in (
-        ("output", output), ("content", content), ("style", style),
-        ("style_resized", images.resize(np.asarray(style, "float32"), width, height)))}
+    with full_float32():
+        maps = {k: features(image, names) for k, image in (
+            ("output", output), ("content", content), ("style", style),
+            ("style_resized", images.resize(np.asarray(style, "float32"), width, height)))}
     style_grams = {n: _gram(maps["style"][n]) for n in names}
 
     def d_s(key, layers):

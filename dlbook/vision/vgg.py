@@ -11,6 +11,7 @@ model's ``predict_on_batch``) under TensorFlow; PyTorch runs them eagerly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -33,8 +34,78 @@ CONTENT_LAYERS = ("conv2_2",)
 # Gatys et al.'s: style at the first layer of each block, content at conv4_2.
 GATYS_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
 GATYS_CONTENT_LAYERS = ("conv4_2",)
-HELD_OUT_LAYER = "conv3_3"  # in no loss (deeper than every default style layer): a held-out check
+# A held-out check: no loss term reads this layer, nor anything computed after the default layers'
+# deepest, conv3_1; the pooling layer pool3 and three convolutions lie between them.
+HELD_OUT_LAYER = "conv4_1"
 WEIGHTS = {"content_weight": 1.0, "style_weight": 10.0, "tv_weight": 10.0}
+
+
+# --- Full float32 arithmetic ------------------------------------------------------------------
+
+@contextlib.contextmanager
+def full_float32():
+    """Inside this block, float32 matrix products and convolutions compute in full float32 on a GPU.
+
+    GPUs since NVIDIA's Ampere multiply float32 matrices in TF32 (a 10-bit mantissa, about three
+    decimal digits) where a framework allows it: TensorFlow by default, PyTorch by default for
+    convolutions (cuDNN), JAX at its default precision. Training shrugs that off; style transfer
+    does not: L-BFGS's line search compares losses that differ in the fourth digit, and with
+    imprecise values and gradients it stops early. The block sets TensorFlow's
+    ``enable_tensor_float_32_execution(False)``, PyTorch's ``fp32_precision = "ieee"`` for
+    matrix products and cuDNN convolutions, or JAX's ``default_matmul_precision("highest")`` (read
+    when a function is traced, so compile inside the block), and restores the previous settings
+    after it. On a CPU it changes nothing that computes.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        before = tf.config.experimental.tensor_float_32_execution_enabled()
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        try:
+            yield
+        finally:
+            tf.config.experimental.enable_tensor_float_32_execution(before)
+    elif backend == "torch":
+        import torch
+
+        settings = (torch.backends.cuda.matmul, torch.backends.cudnn.conv)
+        before = [setting.fp32_precision for setting in settings]
+        for setting in settings:
+            setting.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            for setting, value in zip(settings, before):
+                setting.fp32_precision = value
+    elif backend == "jax":
+        import jax
+
+        with jax.default_matmul_precision("highest"):
+            yield
+    else:
+        yield
+
+
+def float32_precision() -> str:
+    """The backend's current float32 setting for matrix products and convolutions on a GPU:
+    ``"full"`` where both compute in full float32, else a short description (see :func:`full_float32`)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "tf32" if tf.config.experimental.tensor_float_32_execution_enabled() else "full"
+    if backend == "torch":
+        import torch
+
+        values = {torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision}
+        return "full" if values == {"ieee"} else "/".join(sorted(values))
+    if backend == "jax":
+        import jax
+
+        precision = jax.config.jax_default_matmul_precision
+        return "full" if precision in ("highest", "float32") else str(precision or "default")
+    return "full"
 
 
 # --- The network -----------------------------------------------------------------------------
@@ -74,6 +145,20 @@ def read_vgg16_weights(path: str | None = None) -> dict[str, tuple[np.ndarray, n
                 weights[f"conv{block}_{k + 1}"] = (kernel.astype("float32"), bias.astype("float32"))
                 channels_in = channels
     return weights
+
+
+def receptive_field(layer: str) -> int:
+    """The side, in pixels, of the input patch that one unit of ``layer`` sees: each 3×3
+    convolution widens it by 2 input steps, each 2×2 pooling by 1, and every pooling doubles the
+    step (a unit of ``conv1_1`` sees 3 pixels, of ``conv3_1`` 24, of ``conv5_1`` 132)."""
+    if layer not in LAYER_NAMES:
+        raise ValueError(f"Unknown VGG16 layer {layer!r}; choose from {', '.join(LAYER_NAMES)}.")
+    size, step = 1, 1
+    for name in LAYER_NAMES[: LAYER_NAMES.index(layer) + 1]:
+        if name.endswith("_1") and name != "conv1_1":  # the pooling before the block
+            size, step = size + step, 2 * step
+        size += 2 * step
+    return size
 
 
 def _given(value: np.ndarray):
