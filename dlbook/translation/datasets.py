@@ -250,7 +250,9 @@ class PairBatches(keras.utils.PyDataset):
     Pairs are sorted by length (with a little noise, redrawn each epoch) and cut into batches, so
     a batch pads little; each side is padded to a multiple of :meth:`step` (few shapes to compile).
     ``target_in`` is ``<s> w1 … wn`` and ``target_out`` is ``w1 … wn </s>``; ``weights`` is 1 on
-    the real target tokens and 0 on the padding, so the loss ignores the padding.
+    the real target tokens and 0 on the padding, so the loss ignores the padding. The last, short
+    batch is filled up to ``batch_size`` rows with copies of its pairs weighted 0, so that every
+    batch has the same number of rows (one shape fewer to compile under XLA).
     """
 
     @staticmethod
@@ -302,7 +304,12 @@ class PairBatches(keras.utils.PyDataset):
         source = padded([self.sources[i] for i in rows], source_width)
         target = padded([self.targets[i] for i in rows], target_width + 1)
         target_in, target_out = target[:, :-1], target[:, 1:]
-        return (source, target_in), target_out, (target_out != 0).astype("float32")
+        weights = (target_out != 0).astype("float32")
+        if len(rows) < self.batch_size:  # fill the short batch with copies that weigh nothing
+            fill = np.resize(np.arange(len(rows)), self.batch_size)
+            source, target_in, target_out, weights = (a[fill] for a in (source, target_in, target_out, weights))
+            weights[len(rows):] = 0.0
+        return (source, target_in), target_out, weights
 
     def on_epoch_end(self):
         if self.shuffle:
