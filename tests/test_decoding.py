@@ -55,8 +55,9 @@ def test_beam_search_stops_when_every_hypothesis_has_ended_and_respects_max_len(
     translator = HandMadeTranslator()
     search.beam_search(translator, [np.array([7])], beam=2, max_len=50)
     assert translator.calls <= 4
-    # Room for one word and </s>: the likelier first word, made to end, wins (B would need its </s>).
-    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, alpha=0.0, max_len=2) == [[A]]
+    # Room for one word and </s>: a prefix at the limit must end, paying for its </s> (as in fairseq):
+    # A </s> (0.6 · 0.45 = 0.27) loses to B </s> (0.36); with room for three, B </s> still wins.
+    assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, alpha=0.0, max_len=2) == [[B]]
     assert search.beam_search(HandMadeTranslator(), [np.array([7])], beam=2, max_len=1) == [[]]
 
 
@@ -70,3 +71,59 @@ def test_sources_of_different_lengths_in_chunks_come_back_in_order():
     sources = [np.arange(1, n + 1) for n in (5, 1, 3, 9, 2)]
     out = search.beam_search(HandMadeTranslator(), sources, beam=2, chunk=2, alpha=0.0)
     assert out == [[B]] * 5
+
+
+class Recording(HandMadeTranslator):
+    """Records the shape of every array decoding gives the encoder and the decoder."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = set()
+
+    def encode(self, source):
+        self.shapes.add(("encoder", source.shape))
+        return super().encode(source)
+
+    def decode(self, encoded, source, prefix):
+        self.shapes.add(("decoder", source.shape, prefix.shape))
+        return super().decode(encoded, source, prefix)
+
+
+def test_an_evaluation_gives_the_models_a_bounded_number_of_shapes():
+    rng = np.random.default_rng(0)
+    sources = [rng.integers(4, 9, size=rng.integers(1, 60)) for _ in range(700)]
+    translator = Recording()
+    out = search.beam_search(translator, sources, beam=3, chunk=64)
+    assert len(out) == 700 and all(ids == [B] for ids in out)
+    rows = {(shape[0], shape[1][0]) for shape in translator.shapes}
+    widths = {w for shape in translator.shapes for s in shape[1:] for w in s[1:]}
+    assert rows == {("encoder", 64), ("decoder", 64 * 3)}  # 700 = 10 full chunks and one of 60, padded to 64
+    assert widths <= set(search.WIDTHS)
+    assert len(translator.shapes) <= 12  # per source width (8 to 64) one encoder and one decoder shape
+    few = Recording()
+    search.beam_search(few, sources[:3], beam=2, chunk=64)
+    assert {shape[1][0] for shape in few.shapes} == {4, 4 * 2}  # three sentences padded to four
+
+
+def test_fixed_widths_and_rows():
+    assert [search.fixed_width(n) for n in (1, 8, 9, 17, 25, 100, 128, 129)] == [8, 8, 16, 24, 32, 128, 128, 256]
+    assert [search.fixed_rows(n, 128) for n in (1, 2, 3, 5, 64, 65, 128)] == [1, 2, 4, 8, 64, 128, 128]
+
+
+def test_never_writes_unknown_padding_or_start():
+    class LovesUnknown(HandMadeTranslator):
+        def log_probabilities(self, features):
+            log_p = super().log_probabilities(features)
+            log_p[:, [search.UNKNOWN, search.PAD, START]] = 0.0  # certain, and never chosen
+            return log_p
+
+    for beam in (1, 3):
+        assert search.beam_search(LovesUnknown(), [np.array([7])], beam=beam, alpha=0.0) == [[A, C] if beam == 1 else [B]]
+
+
+def test_the_pool_keeps_finished_translations_out_of_the_beam():
+    # At the second step B </s> is finished and leaves the beam to A C and B C, so the search goes on
+    # one more step, until A C </s> (0.30) has had its chance against B </s> (0.36).
+    translator = HandMadeTranslator()
+    assert search.beam_search(translator, [np.array([7])], beam=2, alpha=0.0) == [[B]]
+    assert translator.calls == 3

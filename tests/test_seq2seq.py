@@ -49,6 +49,24 @@ def test_rnn_translators_predict_a_distribution_per_position_and_decode(attentio
     assert [m.shape for m in maps] == ([] if attention is None else [(3, 3)])
 
 
+@pytest.mark.parametrize("attention", [None, "additive", "dot"])
+def test_word_by_word_decoding_matches_the_full_decoder(attention):
+    keras.utils.set_random_seed(1)
+    model = rnn.rnn_translator(10, 12, attention=attention, embedding=8, units=6)
+    recurrent = search.Translator.from_model(model)
+    assert isinstance(recurrent, search.RecurrentTranslator)
+    full = search.Translator(recurrent.encoder, recurrent.decoder, recurrent.next_word)  # re-reads the prefix
+    source = np.pad(SOURCE, ((0, 0), (0, 3)))
+    prefixes = np.random.default_rng(0).integers(3, 12, size=(2, 8)).astype("int32")
+    prefixes[:, 0] = search.START
+    by_word, whole = recurrent.start(source), full.start(source)
+    for t in range(6):
+        (a, by_word), (b, whole) = recurrent.step(by_word, prefixes, t), full.step(whole, prefixes, t)
+        np.testing.assert_allclose(a, b, atol=1e-4)
+    sources = [SOURCE[0, :3], SOURCE[1]]
+    assert search.beam_search(recurrent, sources, beam=3, max_len=6) == search.beam_search(full, sources, beam=3, max_len=6)
+
+
 def test_rnn_translator_is_causal_in_the_target_and_survives_saving(tmp_path):
     model = rnn.rnn_translator(10, 12, attention="additive", embedding=8, units=6)
     a, b = np.array([[2, 4, 5, 6]], "int32"), np.array([[2, 4, 9, 9]], "int32")
@@ -126,5 +144,9 @@ def test_models_train_under_mixed_bfloat16_with_float32_outputs():
             values = [float(model.train_on_batch([SOURCE, target], target)) for _ in range(30)]
             assert np.isfinite(values).all() and values[-1] < values[0]
             assert model.predict([SOURCE, target], verbose=0).dtype == np.float32
+        recurrent = [layer for layer in rnn.rnn_translator(10, 12, embedding=8, units=6)._flatten_layers()
+                     if isinstance(layer, (keras.layers.GRU, keras.layers.Bidirectional))]
+        assert len(recurrent) == 4  # the encoder's wrapper and its two GRUs, the decoder's GRU
+        assert all(layer.compute_dtype == "float32" for layer in recurrent)
     finally:
         keras.config.set_dtype_policy("float32")

@@ -12,6 +12,7 @@ import pytest
 import dlbook
 from dlbook.music import composer, counting
 from dlbook.rl import flappy
+from dlbook.translation import rnn, transformer
 from dlbook.vision import autoencoders, cnn, resnet
 from dlbook.vision.gan import GAN
 
@@ -38,6 +39,10 @@ BUILDERS = {
     "chorale_model": lambda: composer.chorale_model(composer.chorale_recipe()),
     "feature_q_network": flappy.feature_q_network,
     "pixel_q_network": flappy.pixel_q_network,
+    "rnn_translator": lambda: rnn.rnn_translator(20, 30, attention="additive", embedding=8, units=8),
+    "rnn_translator_dot": lambda: rnn.rnn_translator(20, 30, attention="dot", embedding=8, units=8),
+    "rnn_translator_no_attention": lambda: rnn.rnn_translator(20, 30, attention=None, embedding=8, units=8),
+    "transformer_translator": lambda: transformer.transformer_translator(20, 30, depth=8, heads=2, hidden=16, blocks=1),
 }
 
 

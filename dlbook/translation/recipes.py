@@ -1,16 +1,22 @@
-"""Chapters 11 and 13's translators: recipes, training, BLEU on a split, and their model cache.
+"""Chapters 11 and 13's translators: recipes, training, BLEU on a split, baselines, the model cache.
 
 A recipe is a dict of settings per mode (:func:`recipe`); :func:`build` makes its model for a
-:class:`~dlbook.translation.datasets.TranslationData`, :func:`fit` trains it (label-smoothed cross-entropy
-on the real target tokens, early stopping on the validation loss) and :func:`evaluate` decodes a
-split and scores it with BLEU. A :class:`TrainedTranslator` bundles a model with its two
+:class:`~dlbook.translation.datasets.TranslationData`, :func:`fit` trains it (label-smoothed
+cross-entropy per real target token, a warm-up then a cosine decay of the learning rate, early
+stopping on the validation loss, the best weights kept), :func:`validation_scores` measures the
+kept weights, and :func:`evaluate` decodes a split and scores it with BLEU. Two baselines tell a
+translator from a model that ignores its input: :func:`constant_translation` (one sentence for
+every input) and :func:`shuffled_source_bleu` (the model's own translations, each scored against
+another sentence's reference). A :class:`TrainedTranslator` bundles a model with its two
 vocabularies; the model cache keeps it (:func:`cached_translator`), and the app
 ``dlbook.apps.translate`` uses it.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Sequence
@@ -43,13 +49,15 @@ MAX_SOURCE_TOKENS = 100
 
 def recipe(kind: str, mode: str | None = None) -> dict:
     """The training recipe of ``kind`` (``"rnn"``: chapter 11's best; ``"transformer"``: chapter 13's)
-    in the current mode (or ``mode``)."""
+    in the current mode (or ``mode``). ``warmup`` is a number of steps, ``learning_rate`` the peak."""
     if kind == "rnn":
         return pick(mode=mode,
             fast=dict(kind="rnn", attention="additive", train_size=4000, embedding=96, units=96, dropout=0.2,
-                      batch_size=64, learning_rate=4e-3, epochs=3, patience=2, label_smoothing=0.1, beam=5),
+                      batch_size=64, learning_rate=4e-3, warmup=30, epochs=3, patience=2, label_smoothing=0.1,
+                      beam=5),
             full=dict(kind="rnn", attention="additive", train_size=None, embedding=128, units=128, dropout=0.3,
-                      batch_size=64, learning_rate=2e-3, epochs=7, patience=3, label_smoothing=0.1, beam=5))
+                      batch_size=64, learning_rate=2e-3, warmup=200, epochs=7, patience=3, label_smoothing=0.1,
+                      beam=5))
     if kind == "transformer":
         return pick(mode=mode,
             fast=dict(kind="transformer", train_size=4000, depth=64, heads=4, hidden=256, blocks=2, dropout=0.1,
@@ -75,19 +83,49 @@ def _build(sizes: tuple[int, int], settings: dict) -> keras.Model:
                                               dropout=settings["dropout"], positions=settings["positions"])
 
 
+def learning_rate(settings: dict, steps: int) -> keras.optimizers.schedules.LearningRateSchedule:
+    """The recipe's schedule over ``steps`` training steps: a linear rise to ``learning_rate`` in
+    ``warmup`` steps, then a cosine decay to zero at the last step."""
+    warmup = min(settings["warmup"], steps // 2)
+    return keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warmup), warmup_target=settings["learning_rate"],
+                                                  warmup_steps=warmup)
+
+
+def compile_translator(model: keras.Model, settings: dict, steps: int = 1000) -> None:
+    """Compile ``model`` with the recipe's loss, schedule and metrics, all per real target token:
+    ``accuracy`` (the next word right, teacher forcing) and ``nll`` (cross-entropy, unsmoothed)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(settings, steps), clipnorm=1.0),
+                  loss=SmoothedSparseCrossentropy(settings["label_smoothing"]),
+                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                                    keras.metrics.SparseCategoricalCrossentropy(name="nll")],
+                  **compile_options())
+
+
 def fit(model: keras.Model, data: TranslationData, settings: dict, verbose="auto", seed: int = 0):
     """Train ``model`` on ``data``'s training pairs; the weights of the best validation loss are kept."""
-    rate = settings["learning_rate"]
-    if "warmup" in settings:
-        rate = transformer.WarmupSchedule(rate, settings["warmup"])
-    model.compile(optimizer=keras.optimizers.Adam(rate, clipnorm=1.0),
-                  loss=SmoothedSparseCrossentropy(settings["label_smoothing"]),
-                  weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                  **compile_options())
+    batches = data.batches("train", settings["batch_size"], seed=seed)
+    compile_translator(model, settings, steps=len(batches) * settings["epochs"])
     stop = keras.callbacks.EarlyStopping("val_loss", patience=settings["patience"], restore_best_weights=True)
-    return model.fit(data.batches("train", settings["batch_size"], seed=seed),
-                     validation_data=data.batches("validation", 256, shuffle=False),
+    return model.fit(batches, validation_data=data.batches("validation", 256, shuffle=False),
                      epochs=settings["epochs"], callbacks=[stop], verbose=verbose)
+
+
+def derangement(count: int, seed: int = 0) -> np.ndarray:
+    """A random permutation of ``range(count)`` that moves every index (``count`` ≥ 2)."""
+    order = np.random.default_rng(seed).permutation(count)
+    out = np.empty(count, np.int64)
+    out[order] = np.roll(order, -1)
+    return out
+
+
+def validation_scores(model: keras.Model, data: TranslationData, part: str = "validation",
+                      shuffled_sources: bool = False, seed: int = 0) -> dict[str, float]:
+    """``loss``, ``accuracy`` and ``nll`` per real target token on ``part``, teacher-forced, with
+    the model's current weights. ``shuffled_sources`` gives each target another pair's source
+    (:func:`derangement`): what the model scores from the target words alone."""
+    order = derangement(len(data.pairs(part)), seed) if shuffled_sources else None
+    scores = model.evaluate(data.batches(part, 256, shuffle=False, source_order=order), verbose=0, return_dict=True)
+    return {name: float(scores[name]) for name in ("loss", "accuracy", "nll")}
 
 
 @dataclasses.dataclass
@@ -98,8 +136,9 @@ class TrainedTranslator:
     source_vocab: Vocabulary
     target_vocab: TargetVocabulary
 
-    @property
+    @functools.cached_property
     def parts(self) -> search.Translator:
+        """What decoding uses (built once: a recurrent model's word-by-word decoder is a new model)."""
         return search.Translator.from_model(self.model)
 
     def source_ids(self, sentences: Sequence[str]) -> list[np.ndarray]:
@@ -121,11 +160,38 @@ class TrainedTranslator:
         return self.translate_ids(self.source_ids(sentences), beam=beam)
 
 
+def references(data: TranslationData, part: str = "test") -> list[str]:
+    """The reference translations of ``part``, lowercased as the translators write."""
+    return [p.english.lower() for p in data.pairs(part)]
+
+
 def evaluate(translator: TrainedTranslator, data: TranslationData, part: str = "test", beam: int = 5,
              progress: bool = False) -> tuple[float, list[str]]:
     """Corpus BLEU of ``translator`` on a split part of ``data``, and its translations."""
     hypotheses = translator.translate_ids(data.source_ids(part), beam=beam, progress=progress)
-    return bleu(hypotheses, [p.english.lower() for p in data.pairs(part)]), hypotheses
+    return bleu(hypotheses, references(data, part)), hypotheses
+
+
+def constant_translation(data: TranslationData) -> str:
+    """The trivial translator's one answer: the most frequent English sentence of the training pairs."""
+    return collections.Counter(p.english.lower() for p in data.pairs("train")).most_common(1)[0][0]
+
+
+def shuffled_source_bleu(hypotheses: Sequence[str], data: TranslationData, part: str = "test",
+                         seed: int = 0) -> float:
+    """BLEU of the model's translations, each scored against the reference of another sentence
+    (:func:`derangement`): what fluent English alone earns. A model that ignores its source scores
+    the same here as on the right references; a translator scores far less."""
+    order = derangement(len(hypotheses), seed)
+    return bleu([hypotheses[i] for i in order], references(data, part))
+
+
+def baselines(hypotheses: Sequence[str], data: TranslationData, part: str = "test") -> dict[str, float]:
+    """The BLEU of the two baselines on ``part``: ``constant translation`` and ``shuffled sources``
+    (the model's translations of other sentences, :func:`shuffled_source_bleu`)."""
+    refs = references(data, part)
+    return {"constant translation": bleu([constant_translation(data)] * len(refs), refs),
+            "shuffled sources": shuffled_source_bleu(hypotheses, data, part)}
 
 
 def best_and_worst(data: TranslationData, hypotheses: Sequence[str], count: int = 5, part: str = "test") -> dict:
@@ -189,3 +255,13 @@ def cached_translator(kind: str) -> cache.CachedModel:
         save=_save_translator,
         load=_load_translator,
     )
+
+
+def recorded_test_bleu(chapter: int, config) -> dict[int, float]:
+    """The test BLEU that ``chapter`` (11 or 13) recorded in ``results.json`` in ``config``'s mode,
+    backend and precision: ``{seed: value}`` (empty if it has not run so)."""
+    from dlbook import results
+
+    return {r["seed"]: r["value"] for r in results.load_results()
+            if r["chapter"] == f"{int(chapter):02d}" and r["metric"] == "test_bleu"
+            and (r["mode"], r["backend"], r["precision"]) == (config.mode, config.backend, config.precision)}

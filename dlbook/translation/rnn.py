@@ -13,6 +13,10 @@ step, as here). With attention, every decoder state ``s_t`` looks back at all en
 and ``s̃_t`` predicts the next word. The attention follows the decoder GRU (Luong's placement),
 so a whole target sentence trains in one parallel pass (teacher forcing). Models are built as
 ``encoder`` → ``decoder`` → ``next_word`` (see :mod:`dlbook.translation.search`).
+
+Every GRU is built with ``dtype="float32"``: under a mixed policy it still computes in float32
+(its inputs are cast to it, the layers after it go back to the policy), since cuDNN, which Keras
+uses for a GRU on a TensorFlow GPU, rejects bfloat16.
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ def rnn_translator(source_size: int, target_size: int, attention: str | None = "
     x = layers.Embedding(source_size, embedding, mask_zero=True, name="source_embedding")(source)
     x = layers.Dropout(dropout)(x)
     memory, forward, backward = layers.Bidirectional(
-        layers.GRU(units, return_sequences=True, return_state=True, name="gru"), name="encoder_gru")(x)
+        layers.GRU(units, return_sequences=True, return_state=True, dtype="float32", name="gru"),
+        dtype="float32", name="encoder_gru")(x)
     context = layers.Concatenate()([forward, backward])
     encoder = keras.Model(source, [memory, context], name="encoder")
 
@@ -94,7 +99,8 @@ def rnn_translator(source_size: int, target_size: int, attention: str | None = "
     y = layers.Dropout(dropout)(y)
     if attention is None:  # the context vector at every step (Cho et al. 2014)
         y = layers.Concatenate()([y, RepeatAlong(name="context_every_step")(context_in, y)])
-    states = layers.GRU(2 * units, return_sequences=True, name="decoder_gru")(y, initial_state=context_in)
+    states = layers.GRU(2 * units, return_sequences=True, dtype="float32", name="decoder_gru")(
+        y, initial_state=context_in)
     outputs = []
     if attention is not None:
         attended, weights = Attention(attention, units, name="attention")(states, memory_in, source_in)
@@ -121,3 +127,34 @@ class RepeatAlong(layers.Layer):
 
     def compute_output_shape(self, vector_shape, sequence_shape):
         return (*sequence_shape[:2], vector_shape[-1])
+
+
+def decoder_step(model: keras.Model) -> keras.Model:
+    """One step of a trained :func:`rnn_translator`'s decoder, sharing its layers (and weights):
+    ``[memory, context, source ids, state, word] → [features, new state]``.
+
+    ``state`` ``(B, 2·units)`` is the decoder GRU's state (the context vector at the start), and
+    ``word`` ``(B, 1)`` the last word written; ``features`` ``(B, 1, 2·units)`` are what the
+    full decoder gives at that position. Decoding word by word with it costs one GRU step per
+    word, where the full decoder re-reads the whole prefix (:mod:`dlbook.translation.search`).
+    Dropout is left out: decoding runs without it.
+    """
+    decoder = model.get_layer("decoder")
+    names = {layer.name for layer in decoder.layers}
+    width = decoder.get_layer("decoder_gru").units
+    memory_in = keras.Input((None, decoder.inputs[0].shape[-1]), name="memory")
+    context_in = keras.Input((width,), name="context")
+    source_in = keras.Input((None,), dtype="int32", name="source_ids")
+    state_in = keras.Input((width,), name="state")
+    word_in = keras.Input((1,), dtype="int32", name="word")
+    y = decoder.get_layer("target_embedding")(word_in)
+    if "context_every_step" in names:
+        y = layers.Concatenate()([y, RepeatAlong()(context_in, y)])
+    states = decoder.get_layer("decoder_gru")(y, initial_state=state_in)
+    features = states
+    if "attention" in names:
+        attended, _ = decoder.get_layer("attention")(states, memory_in, source_in)
+        features = decoder.get_layer("attentional_state")(layers.Concatenate()([attended, states]))
+    new_state = states[:, -1, :]  # a GRU's output is its state
+    return keras.Model([memory_in, context_in, source_in, state_in, word_in], [features, new_state],
+                       name="decoder_step")
