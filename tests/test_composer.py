@@ -159,8 +159,14 @@ def test_mixed_bfloat16_keeps_outputs_and_losses_float32(fast, bfloat16):
     model = composer.chorale_model(TINY)
     x = np.zeros((2, 5, 88), "float32")
     p = model(x)
-    assert model.get_layer("lstm_0").compute_dtype == "bfloat16"
+    # The LSTMs compute in float32 (cuDNN refuses bfloat16; the cell state keeps its precision);
+    # the layers after them go back to the policy, the probabilities are float32 again.
+    assert model.get_layer("lstm_0").compute_dtype == model.get_layer("lstm_0").variable_dtype == "float32"
+    assert model.get_layer("dropout_0").compute_dtype == "bfloat16"
     assert keras.backend.standardize_dtype(p.dtype) == "float32"
+    assert composer.event_model(window=3, units=4).get_layer("lstm").compute_dtype == "float32"
+    for kind in ("rnn", "lstm"):
+        assert counting.counting_model(kind, 2).get_layer("recurrent").compute_dtype == "float32"
     loss = composer.FrameNLL()(np.ones((2, 5, 88), "float32"), p)
     assert keras.backend.standardize_dtype(loss.dtype) == "float32"
     for other in (composer.event_model(window=3, units=4), counting.counting_model("lstm", 1)):
@@ -186,6 +192,18 @@ def test_temperature_sharpens_or_flattens_the_probabilities():
 
 
 # --- The app ---------------------------------------------------------------------------------------
+
+
+def test_the_recipe_trains_with_the_runs_seed(fast):
+    assert composer.chorale_recipe()["seed"] == dlbook.current().seed
+    assert composer.chorale_recipe(seed=1)["seed"] == 1
+    first = cache.entry_for(composer.CHORALE_LSTM)
+    dlbook.setup(mode="fast", seed=2, verbose=False)
+    try:
+        assert composer.chorale_recipe()["seed"] == 2
+        assert cache.entry_for(composer.CHORALE_LSTM).key != first.key  # `--seeds 42,1,2` trains three models
+    finally:
+        dlbook.setup(mode="fast", verbose=False)
 
 
 def test_the_cache_entry_follows_the_recipe(tiny_recipe, monkeypatch):

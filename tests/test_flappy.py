@@ -103,16 +103,48 @@ def test_evaluation_protocol_fixed_seeds_and_score_limit():
         flappy.evaluate(never_flap, episodes=0)
 
 
-def test_evaluation_of_a_q_network_over_twenty_games():
+def test_evaluation_of_a_q_network_over_fifty_games():
     model = flappy.feature_q_network((8,))
     scores = flappy.evaluate(model, score_limit=flappy.SCORE_LIMIT, progress=False)
-    assert scores.shape == (flappy.EVAL_EPISODES,) == (20,)
+    assert scores.shape == (flappy.EVAL_EPISODES,) == (50,)
     summary = flappy.summarize(scores)
     assert set(summary) == {"mean", "median", "min", "max"}
     assert summary["min"] <= summary["median"] <= summary["max"] and summary["mean"] == scores.mean()
     assert flappy.summarize([1, 2, 3, 10]) == {"mean": 4.0, "median": 2.5, "min": 1.0, "max": 10.0}
     with pytest.raises(ValueError):
         flappy.summarize([])
+
+
+def test_bootstrap_interval_of_the_mean():
+    rng = np.random.default_rng(0)
+    scores = rng.geometric(1 / 60, 50)  # like a DQN's pipes: many short games, a few long ones
+    low, high = flappy.bootstrap_interval(scores)
+    assert low < scores.mean() < high
+    standard_error = scores.std(ddof=1) / np.sqrt(len(scores))
+    assert high - low == pytest.approx(2 * 1.96 * standard_error, rel=0.2)  # about ±2 standard errors
+    assert flappy.bootstrap_interval(scores) == (low, high)  # seeded: the same interval each time
+    assert flappy.bootstrap_interval([3, 3, 3]) == (3.0, 3.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        flappy.bootstrap_interval([5])
+
+
+def test_the_first_pipe_reaches_the_bird_in_frame_50_and_is_passed_in_frame_61():
+    # The first pipe starts at the screen's right edge (x = 288) and moves 4 pixels a frame; the
+    # bird's box spans x = 57..91, its middle is at 74, and a pipe (52 wide) scores when its middle
+    # passes the bird's, checked before the pipes move.
+    assert flappy.first_pipe_frames(seed=0) == flappy.first_pipe_frames(seed=3) == (50, 61)
+    # Random birds get no further: they crash into that first pipe (or the ground before it).
+    rng = np.random.default_rng(0)
+    ends = []
+    for seed in range(5):
+        env = flappy.Flappy()
+        env.reset(seed=seed)
+        frame, done = 0, False
+        while not done:
+            _, _, done, _, info = env.step(int(rng.random() < 0.1))
+            frame += 1
+        ends.append((frame, info["score"]))
+    assert all(score == 0 and frame <= 61 for frame, score in ends)
 
 
 def test_recipes_differ_by_mode():

@@ -45,7 +45,10 @@ def test_a_roll_survives_a_midi_file_and_mido_reads_it(tmp_path):
     midi.roll_to_midi(roll, path, velocity=70, program=19)
     midi_file = mido.MidiFile(str(path))
     kinds = [m.type for m in midi_file.tracks[0]]
-    assert kinds[:2] == ["set_tempo", "program_change"] and midi_file.tracks[0][1].program == 19
+    # The file's layout: the tempo, the 4/4 time signature, the instrument, then the notes.
+    assert kinds[:3] == ["set_tempo", "time_signature", "program_change"]
+    signature, program = midi_file.tracks[0][1], midi_file.tracks[0][2]
+    assert (signature.numerator, signature.denominator) == (4, 4) and program.program == 19
     notes_on = [m for m in midi_file.tracks[0] if m.type == "note_on"]
     assert len(notes_on) == len(midi.roll_to_notes(roll)) and {m.velocity for m in notes_on} == {70}
     assert midi_file.length == pytest.approx(40 * midi.SECONDS_PER_QUARTER)
@@ -177,6 +180,18 @@ def test_the_book_coding_of_events():
     assert np.array_equal(x[1], codes[1:4])
     with pytest.raises(ValueError, match="5 events make no window of 5"):
         events.event_windows(classes, window=5)
+
+
+def test_the_time_classes_are_fitted_on_the_training_windows_only():
+    # Windows of 2 events starting at 0 and 1 read or predict events 0..3; event 4 is held out.
+    assert events.window_events([1, 0], window=2).tolist() == [0, 1, 2, 3]
+    assert events.window_events(np.array([3]), window=2).tolist() == [3, 4, 5]
+    rows = np.array([[60, 100, 0.5], [60, 0, 0.1], [62, 100, 0.32], [62, 0, 0.2], [64, 100, 9.0]])
+    coding = events.EventCoding.fit(rows[events.window_events([0, 1], window=2)])
+    assert coding.min_t == pytest.approx(0.1) and coding.interval == pytest.approx(0.04)  # not stretched to 9 s
+    assert coding.encode(rows)[:, 2].tolist() == [11, 1, 6, 3, 11]  # the held-out 9 s lands in the last class
+    with pytest.raises(ValueError, match="no event with a positive"):
+        events.EventCoding.fit(np.array([[60, 100, 0.0]]))
 
 
 def test_events_to_notes_pairs_starts_and_ends():

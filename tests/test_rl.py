@@ -265,6 +265,7 @@ def test_validation_keeps_the_best_weights(tmp_path):
     history = training.train_dqn(agent, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False,
                                     validate=validate)
     assert history.validations == {"step": [80, 160, 240], "score": [3.0, 7.0, 5.0]}
+    assert history.candidates["step"] == [160] and history.chosen == 0  # one candidate by default, no re-scoring
     for a, b in zip(agent.online.get_weights(), seen[1]):  # the finished agent holds the best weights
         np.testing.assert_array_equal(a, b)
     # Resumed from its checkpoint, the finished run gives the same best weights.
@@ -272,3 +273,62 @@ def test_validation_keeps_the_best_weights(tmp_path):
     training.train_dqn(again, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False, validate=validate)
     for a, b in zip(again.online.get_weights(), seen[1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_best_candidates_are_rescored_on_other_games(tmp_path):
+    validation = iter([3.0, 8.0, 5.0, 6.0])  # steps 60, 120, 180, 240: keep 120, 240, 180
+    seen, rescored = {}, []
+
+    def validate(model):
+        score = next(validation)
+        seen[score] = model.get_weights()
+        return score
+
+    def rescore(model):  # the lucky 8.0 does worse on other games; 6.0 holds up
+        score = {8.0: 2.0, 6.0: 7.0, 5.0: 4.0}[next(k for k, w in seen.items()
+                                                   if all(np.array_equal(a, b) for a, b in zip(w, model.get_weights())))]
+        rescored.append(score)
+        return score
+
+    settings = dict(TINY, validate_every=60, candidates=3)
+    agent = _agent()
+    history = training.train_dqn(agent, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False,
+                                 validate=validate, rescore=rescore)
+    assert history.candidates == {"step": [120, 240, 180], "validation": [8.0, 6.0, 5.0], "rescore": [2.0, 7.0, 4.0]}
+    assert history.chosen == 1  # means 5.0, 6.5, 4.5
+    for a, b in zip(agent.online.get_weights(), seen[6.0]):
+        np.testing.assert_array_equal(a, b)
+    # A finished run started again neither trains nor re-scores; it holds the same network.
+    again = _agent()
+    history = training.train_dqn(again, Flappy, settings, checkpoint=tmp_path / "run.npz", progress=False,
+                                 validate=validate, rescore=rescore)
+    assert len(rescored) == 3 and history.chosen == 1
+    for a, b in zip(again.online.get_weights(), seen[6.0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_greedy_policy_in_numpy_is_the_networks_argmax():
+    keras.utils.set_random_seed(0)
+    network = feature_q_network((32, 16))
+    observations = np.random.default_rng(0).normal(size=(500, 12)).astype(np.float32)
+    q_values = network.predict_on_batch(observations)
+    act = dqn.greedy_policy(network)
+    np.testing.assert_array_equal(act(observations), q_values.argmax(axis=1))
+    # Other networks (here a softmax head, which NumPy does not run) go through the framework.
+    inputs = keras.Input((12,))
+    other = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+    np.testing.assert_array_equal(dqn.greedy_policy(other)(observations),
+                                  other.predict_on_batch(observations).argmax(axis=1))
+
+
+def test_q_networks_compute_in_float32_under_mixed_precision():
+    from dlbook.rl.flappy import pixel_q_network
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        for network in (feature_q_network((16,)), pixel_q_network()):
+            assert {layer.compute_dtype for layer in network.layers[1:]} == {"float32"}, network.name
+            assert {layer.variable_dtype for layer in network.layers[1:]} == {"float32"}
+            assert network.outputs[0].dtype == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")

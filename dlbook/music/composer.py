@@ -21,8 +21,13 @@ import numpy as np
 from keras import layers, ops
 
 from dlbook import cache
-from dlbook.config import compile_options, pick
+from dlbook.config import compile_options, current, pick
 from dlbook.music import events, midi, pianoroll
+
+# Every LSTM here is built with dtype="float32": under a mixed policy (mixed_bfloat16, the GPU
+# default of full mode) it still computes in float32, which cuDNN requires on a TensorFlow GPU and
+# which keeps its cell state exact over long pieces. Its inputs are cast to float32 automatically;
+# the layers after it go back to the policy. The output heads are float32 too (losses, softmax).
 
 # --- The book's event model -------------------------------------------------------------------
 
@@ -31,7 +36,7 @@ def event_model(window: int = 30, units: int = 128, dropout: float = 0.2) -> ker
     """The book's network: an LSTM over ``window`` one-hot events (229 wide), dropout, and one
     softmax head each for the next event's pitch (89), velocity (128) and Δt (12), in float32."""
     inputs = keras.Input((window, events.EVENT_SIZE), name="events")
-    state = layers.Dropout(dropout)(layers.LSTM(units, name="lstm")(inputs))
+    state = layers.Dropout(dropout)(layers.LSTM(units, dtype="float32", name="lstm")(inputs))
     sizes = (events.PITCH_CLASSES, events.VELOCITY_CLASSES, events.TIME_CLASSES)
     outputs = [layers.Dense(size, activation="softmax", dtype="float32", name=name)(state)
                for name, size in zip(events.HEADS, sizes)]
@@ -88,13 +93,15 @@ class FrameNLL(keras.losses.Loss):
         return -ops.sum(y * ops.log(p) + (1 - y) * ops.log(1 - p), axis=-1)
 
 
-def chorale_recipe(mode: str | None = None) -> dict:
-    """The chapter's recipe of the chorale LSTM in the current mode or ``mode`` (the model cache keys on it)."""
+def chorale_recipe(mode: str | None = None, seed: int | None = None) -> dict:
+    """The chapter's recipe of the chorale LSTM in the current mode or ``mode``, trained with the run's
+    seed (``config.seed``) or ``seed``; the model cache keys on it, so each seed trains its own model."""
+    seed = current().seed if seed is None else seed
     return pick(mode=mode,
         fast=dict(units=128, layers=1, dropout=0.3, input_dropout=0.1, transpose=0, batch_size=16,
-                  learning_rate=1e-2, epochs=15, patience=15, bucket=32, seed=0),
+                  learning_rate=1e-2, epochs=15, patience=15, bucket=32, seed=seed),
         full=dict(units=256, layers=1, dropout=0.3, input_dropout=0.1, transpose=0, batch_size=16,
-                  learning_rate=5e-3, epochs=100, patience=8, bucket=32, seed=0))
+                  learning_rate=5e-3, epochs=100, patience=8, bucket=32, seed=seed))
 
 
 def chorale_model(settings: dict) -> keras.Model:
@@ -104,7 +111,7 @@ def chorale_model(settings: dict) -> keras.Model:
     inputs = keras.Input((None, pianoroll.KEYS), name="roll")
     x = layers.Dropout(settings["input_dropout"], name="input_dropout")(inputs)
     for i in range(settings["layers"]):
-        x = layers.LSTM(settings["units"], return_sequences=True, name=f"lstm_{i}")(x)
+        x = layers.LSTM(settings["units"], return_sequences=True, dtype="float32", name=f"lstm_{i}")(x)
         x = layers.Dropout(settings["dropout"], name=f"dropout_{i}")(x)
     outputs = layers.Dense(pianoroll.KEYS, activation="sigmoid", dtype="float32", name="next_frame")(x)
     return keras.Model(inputs, outputs, name="chorale_lstm")

@@ -64,7 +64,8 @@ def counting_model(kind: str, units: int) -> keras.Model:
     if kind not in recurrent:
         raise ValueError(f"unknown kind {kind!r}: choose 'rnn' or 'lstm'")
     inputs = keras.Input((None, 2), name="symbols")
-    states = recurrent[kind](units, return_sequences=True, name="recurrent")(inputs)
+    # float32 under a mixed policy too (cuDNN on a TensorFlow GPU refuses bfloat16; a count needs the precision)
+    states = recurrent[kind](units, return_sequences=True, dtype="float32", name="recurrent")(inputs)
     outputs = layers.Dense(len(SYMBOLS), activation="softmax", dtype="float32", name="next")(states)
     return keras.Model(inputs, outputs, name=f"counting_{kind}")
 

@@ -45,7 +45,11 @@ class EventCoding:
 
     @classmethod
     def fit(cls, events: np.ndarray, intervals: int = 10) -> "EventCoding":
+        """The classes of ``events``' Δt range. Fit it on the training part only (see
+        :func:`window_events`): the held-out part's Δt must not shape the classes it is scored on."""
         positive = events[events[:, 2] > 0, 2]
+        if not len(positive):
+            raise ValueError("no event with a positive Δt to fit the time classes on")
         return cls(float(positive.min()), float(positive.max() - positive.min()) / intervals)
 
     def encode(self, events: np.ndarray) -> np.ndarray:
@@ -82,6 +86,13 @@ def event_windows(classes: np.ndarray, window: int = 30) -> tuple[np.ndarray, np
     codes = one_hot_events(classes)
     starts = np.arange(len(classes) - window)
     return codes[starts[:, None] + np.arange(window)], np.asarray(classes)[starts + window]
+
+
+def window_events(starts, window: int = 30) -> np.ndarray:
+    """The indices of the events that the windows starting at ``starts`` read or predict (events
+    ``start … start + window``), sorted: the training part of a split of :func:`event_windows`."""
+    starts = np.asarray(starts, dtype=int).reshape(-1)
+    return np.unique(starts[:, None] + np.arange(window + 1))
 
 
 def events_to_notes(events: np.ndarray, hold: float = 0.5) -> list[Note]:

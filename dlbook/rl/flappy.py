@@ -22,7 +22,7 @@ import gymnasium  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from flappy_bird_gymnasium import FlappyBirdEnv  # noqa: E402
-from flappy_bird_gymnasium.envs.constants import FILL_BACKGROUND_COLOR  # noqa: E402
+from flappy_bird_gymnasium.envs import constants as game_rules  # noqa: E402
 from keras import layers  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -39,7 +39,8 @@ STACK = 4
 PLAYFIELD = 404  # rows of the 512-pixel screen above the ground (int(512 * 0.79))
 EVAL_SEED = 0  # evaluation games use seeds 0, 1, ...; training games start at 1 000 000
 VALIDATION_SEED = 10_000  # games that pick the best weights during training
-EVAL_EPISODES = 20
+RESCORE_SEED = 20_000  # games that score the best candidates again at the end of training
+EVAL_EPISODES = 50
 SCORE_LIMIT = 1000
 # The game attributes that make up a game in progress (besides its random generator).
 GAME_STATE = ("_player_x", "_player_y", "_player_vel_y", "_player_rot", "_player_idx", "_loop_iter", "_score",
@@ -57,7 +58,7 @@ def preprocess(frame: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected a rendered frame of shape (512, 288, 3), got {frame.shape}")
     rows = ((np.arange(FRAME_SIZE) + 0.5) * PLAYFIELD / FRAME_SIZE).astype(int)
     columns = ((np.arange(FRAME_SIZE) + 0.5) * frame.shape[1] / FRAME_SIZE).astype(int)
-    return np.any(frame[rows][:, columns] != np.array(FILL_BACKGROUND_COLOR, np.uint8), axis=-1)
+    return np.any(frame[rows][:, columns] != np.array(game_rules.FILL_BACKGROUND_COLOR, np.uint8), axis=-1)
 
 
 def _plain(value):
@@ -149,27 +150,50 @@ class Flappy(gymnasium.Wrapper):
             self._stack = np.array(observation, np.bool_)
 
 
+def first_pipe_frames(seed: int = 0) -> tuple[int, int]:
+    """The frames in which the first pipe reaches the bird (their boxes overlap) and in which the
+    bird passes it (a point), for a bird held in the middle of the gap."""
+    game = FlappyBirdEnv()
+    game.reset(seed=seed)
+    reaches = None
+    for frame in range(1, 200):
+        gap_top, gap_bottom = game._upper_pipes[0]["y"] + game_rules.PIPE_HEIGHT, game._lower_pipes[0]["y"]
+        game._player_y, game._player_vel_y = (gap_top + gap_bottom - game_rules.PLAYER_HEIGHT) / 2, 0
+        game.step(0)
+        if reaches is None and game._upper_pipes[0]["x"] < game._player_x + game_rules.PLAYER_WIDTH:
+            reaches = frame
+        if game._score:
+            return reaches, frame
+    raise RuntimeError("the bird held in the gap never passed the first pipe")
+
+
 # --- Networks and recipes ------------------------------------------------------------------
 
 
+# The Q-networks compute in float32 whatever the dtype policy: under mixed_bfloat16 (full mode's GPU
+# default) a Q-value near 10 would be rounded to steps of 0.0625 (bfloat16 keeps 8 significant bits),
+# coarser than the differences between the two actions' values that the network must learn.
+FLOAT32 = dict(dtype="float32")
+
+
 def feature_q_network(units=(256, 256), features: int = 12) -> keras.Model:
-    """An MLP from the 12 features to the Q-values of (idle, flap), the last layer in float32."""
+    """An MLP from the 12 features to the Q-values of (idle, flap); every layer in float32."""
     inputs = keras.Input((features,), name="features")
     x = inputs
     for width in units:
-        x = layers.Dense(width, activation="relu")(x)
-    return keras.Model(inputs, layers.Dense(2, dtype="float32", name="q_values")(x), name="feature_q")
+        x = layers.Dense(width, activation="relu", **FLOAT32)(x)
+    return keras.Model(inputs, layers.Dense(2, name="q_values", **FLOAT32)(x), name="feature_q")
 
 
 def pixel_q_network() -> keras.Model:
-    """The book's network: 8×8/4 32, pool, 4×4/2 64, 3×3 64 → 1600 → 256 → 2 Q-values (float32)."""
+    """The book's network: 8×8/4 32, pool, 4×4/2 64, 3×3 64 → 1600 → 256 → 2 Q-values; all in float32."""
     inputs = keras.Input((FRAME_SIZE, FRAME_SIZE, STACK), name="frames")
-    x = layers.Conv2D(32, 8, strides=4, padding="same", activation="relu")(inputs)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(64, 4, strides=2, padding="same", activation="relu")(x)
-    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
-    x = layers.Dense(256, activation="relu")(layers.Flatten()(x))
-    return keras.Model(inputs, layers.Dense(2, dtype="float32", name="q_values")(x), name="pixel_q")
+    x = layers.Conv2D(32, 8, strides=4, padding="same", activation="relu", **FLOAT32)(inputs)
+    x = layers.MaxPooling2D(2, **FLOAT32)(x)
+    x = layers.Conv2D(64, 4, strides=2, padding="same", activation="relu", **FLOAT32)(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu", **FLOAT32)(x)
+    x = layers.Dense(256, activation="relu", **FLOAT32)(layers.Flatten(**FLOAT32)(x))
+    return keras.Model(inputs, layers.Dense(2, name="q_values", **FLOAT32)(x), name="pixel_q")
 
 
 def recipe(pixels: bool = False, mode: str | None = None) -> dict:
@@ -178,8 +202,10 @@ def recipe(pixels: bool = False, mode: str | None = None) -> dict:
 
     ``steps`` counts decisions, summed over the games played in lockstep (``envs``); one update
     of ``batch_size`` transitions follows each round of ``envs`` steps. Every ``validate_every``
-    steps, ``validation_games`` greedy games (at most ``validation_limit`` pipes) score the
-    network, and the best one is kept.
+    steps, ``validation_games`` greedy games (at most ``validation_limit`` pipes, seeds from
+    :data:`VALIDATION_SEED`) score the network; the ``candidates`` best are kept and, at the end,
+    scored again on as many games with other seeds (:data:`RESCORE_SEED`); the agent keeps the one
+    with the best mean of the two scores.
     """
     shared = dict(gamma=0.99, epsilon_start=1.0, log_every=100, frame_skip=1, random_flap=0.1,
                   seed=current().seed)
@@ -191,15 +217,15 @@ def recipe(pixels: bool = False, mode: str | None = None) -> dict:
     # Fast mode needs an agent that flies through a few pipes within 250 000 frames: a small
     # network and large steps (learning rate 10⁻³, the target network copied every 250 updates),
     # whose play rises quickly but also collapses now and then. Full mode takes smaller, steadier
-    # steps with a wider network, and keeps the best of the validations every 50 000 frames.
+    # steps with a wider network. Both validate on 20 games and re-score their 3 best networks.
     return dict(shared, pixels=False, envs=8, buffer_size=100_000, warmup=5_000, batch_size=128,
-                train_score_limit=SCORE_LIMIT,
+                train_score_limit=SCORE_LIMIT, validation_games=20, candidates=3,
                 **pick(mode=mode, fast=dict(units=[64, 64], learning_rate=1e-3, target_every=250, epsilon_end=0.001,
-                                 epsilon_decay=50_000, steps=250_000, checkpoint_every=250_000,
-                                 validate_every=25_000, validation_games=5, validation_limit=100),
+                                            epsilon_decay=50_000, steps=250_000, checkpoint_every=250_000,
+                                            validate_every=25_000, validation_limit=100),
                        full=dict(units=[128, 128], learning_rate=2.5e-4, target_every=1_000, epsilon_end=0.01,
                                  epsilon_decay=100_000, steps=1_500_000, checkpoint_every=100_000,
-                                 validate_every=50_000, validation_games=10, validation_limit=300)))
+                                 validate_every=50_000, validation_limit=300)))
 
 
 def build(settings: dict) -> keras.Model:
@@ -236,13 +262,15 @@ def _train(settings: dict, until: int | None, progress: bool) -> tuple[dqn.DQNAg
         return Flappy(pixels=settings["pixels"], score_limit=settings["train_score_limit"],
                       frame_skip=settings["frame_skip"])
 
-    def validate(model):  # a few greedy games on seeds of their own, not the evaluation's
-        return evaluate(model, episodes=settings["validation_games"], seed=VALIDATION_SEED,
-                        score_limit=settings["validation_limit"], pixels=settings["pixels"],
-                        frame_skip=settings["frame_skip"], progress=False).mean()
+    def games(seed):  # greedy games on seeds of their own, not the evaluation's
+        return lambda model: evaluate(model, episodes=settings["validation_games"], seed=seed,
+                                      score_limit=settings["validation_limit"], pixels=settings["pixels"],
+                                      frame_skip=settings["frame_skip"], progress=False).mean()
 
+    validating = bool(settings.get("validate_every"))
     history = training.train_dqn(agent, make_env, settings, work / "checkpoint.npz", until=until, progress=progress,
-                                 validate=validate if settings.get("validate_every") else None)
+                                 validate=games(VALIDATION_SEED) if validating else None,
+                                 rescore=games(RESCORE_SEED) if validating else None)
     return agent, history
 
 
@@ -267,12 +295,11 @@ def train_agent(settings: dict | None = None, until: int | None = None,
 # --- Playing: evaluation, frames, GIFs -------------------------------------------------------
 
 
-def greedy_actions(policy, observations: np.ndarray) -> np.ndarray:
-    """The actions of ``policy`` for a batch of observations: the argmax of a Keras Q-network's
-    output (one compiled call), or whatever a plain function of the observations returns."""
-    if isinstance(policy, keras.Model):
-        return np.asarray(policy.predict_on_batch(observations)).argmax(axis=1)
-    return np.asarray(policy(observations), np.int64).reshape(len(observations))
+def actions_of(policy):
+    """A function from a batch of observations to actions: a Keras Q-network's greedy actions
+    (:func:`dlbook.rl.dqn.greedy_policy`), or whatever a plain function of the observations returns."""
+    act = dqn.greedy_policy(policy) if isinstance(policy, keras.Model) else policy
+    return lambda observations: np.asarray(act(observations), np.int64).reshape(len(observations))
 
 
 def evaluate(policy, episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED, score_limit: int = SCORE_LIMIT,
@@ -282,7 +309,7 @@ def evaluate(policy, episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED, score
     ``policy`` is a Q-network (the greedy action is its argmax) or a function from a batch of
     observations to actions. All games run in lockstep: one network call per frame for all of
     them, always on a batch of ``episodes`` rows (a finished game repeats its last observation),
-    so the compiled function is traced once. Games end at a crash or at ``score_limit`` pipes.
+    so a compiled function is traced once. Games end at a crash or at ``score_limit`` pipes.
     ``pixels`` and ``frame_skip`` must be those the policy was trained with.
     """
     if episodes < 1:
@@ -293,9 +320,10 @@ def evaluate(policy, episodes: int = EVAL_EPISODES, seed: int = EVAL_SEED, score
         observations = observations.astype(np.float32)
     scores = np.zeros(episodes, np.int64)
     active = np.ones(episodes, np.bool_)
+    act = actions_of(policy)
     bar = tqdm(total=episodes, desc="evaluating", unit="game", disable=not progress, leave=False, mininterval=2.0)
     while active.any():
-        actions = greedy_actions(policy, observations)
+        actions = act(observations)
         for i in np.flatnonzero(active):
             observation, _, terminated, truncated, info = envs[i].step(int(actions[i]))
             observations[i] = observation
@@ -317,6 +345,18 @@ def summarize(scores) -> dict[str, float]:
             "min": float(scores.min()), "max": float(scores.max())}
 
 
+def bootstrap_interval(scores, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> tuple[float, float]:
+    """A bootstrap interval of the mean of ``scores``: the games resampled with replacement
+    ``resamples`` times, and the central ``level`` of the resampled means (percentile method)."""
+    scores = np.asarray(scores, np.float64)
+    if scores.size < 2:
+        raise ValueError("a bootstrap interval needs at least 2 scores")
+    rng = np.random.default_rng(seed)
+    means = scores[rng.integers(0, scores.size, (resamples, scores.size))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
 def play_frames(model, seed: int = EVAL_SEED, seconds: float = 20.0, every: int = 2, scale: float = 0.5,
                 frame_skip: int = 1) -> tuple[list[np.ndarray], int]:
     """Frames (RGB, scaled by ``scale``) of the first ``seconds`` of a greedy game, every ``every``-th
@@ -326,13 +366,14 @@ def play_frames(model, seed: int = EVAL_SEED, seconds: float = 20.0, every: int 
 
     env = Flappy(render=True, scenery=True, score_limit=SCORE_LIMIT)
     observation, info = env.reset(seed=seed)
+    act = actions_of(model)
     frames, done, step = [], False, 0
     while not done and step < seconds * 30:
         if step % every == 0:
             image = Image.fromarray(env.render())
             size = (round(image.width * scale), round(image.height * scale))
             frames.append(np.asarray(image.resize(size, Image.BILINEAR)))
-        action = greedy_actions(model, observation[None].astype(np.float32))[0] if step % frame_skip == 0 else 0
+        action = act(observation[None].astype(np.float32))[0] if step % frame_skip == 0 else 0
         observation, _, terminated, truncated, info = env.step(int(action))
         done, step = terminated or truncated, step + 1
     return frames, int(info["score"])

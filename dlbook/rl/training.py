@@ -91,8 +91,20 @@ class History:
     episodes: dict = dataclasses.field(default_factory=lambda: {"step": [], "score": [], "return": [], "length": []})
     updates: dict = dataclasses.field(default_factory=lambda: {"step": [], "loss": [], "mean_q": []})
     validations: dict = dataclasses.field(default_factory=lambda: {"step": [], "score": []})
+    candidates: dict = dataclasses.field(default_factory=lambda: {"step": [], "validation": [], "rescore": []})
+    """The best validated networks at the end: their step, validation score and score on the second
+    seed set (see :func:`train_dqn`); the one kept is :attr:`chosen`."""
 
-    TABLES = ("episodes", "updates", "validations")
+    TABLES = ("episodes", "updates", "validations", "candidates")
+
+    @property
+    def chosen(self) -> int | None:
+        """The index in :attr:`candidates` of the network the agent holds at the end (None: none validated)."""
+        table = self.candidates
+        if not table["step"]:
+            return None
+        means = [(v + r) / 2 if r == r else v for v, r in zip(table["validation"], table["rescore"])]  # r == r: not NaN
+        return max(range(len(means)), key=lambda i: (means[i], table["step"][i]))
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {f"{table}_{k}": np.asarray(v, np.float64)
@@ -104,6 +116,7 @@ class History:
         for table in cls.TABLES:
             for key in getattr(history, table):
                 getattr(history, table)[key] = arrays[f"{table}_{key}"].tolist()
+        history.candidates["step"] = [int(step) for step in history.candidates["step"]]
         return history
 
 
@@ -117,7 +130,8 @@ class Progress:
     q_sum: float = 0.0
     logged: int = 0  # updates in the current log window
     validated_at: int = 0  # the step of the last validation
-    best_score: float | None = None  # the best validation score so far (its weights: best_*)
+    kept: list = dataclasses.field(default_factory=list)  # [score, step] of the best validations (weights: kept_*)
+    rescored: list | None = None  # their scores on the second seed set, once the run is finished
 
 
 def save_checkpoint(path: Path, meta: dict, arrays: dict) -> None:
@@ -134,7 +148,8 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
 
 
 def train_dqn(agent: DQNAgent, make_env: Callable, settings: dict, checkpoint: Path | None = None,
-              until: int | None = None, progress: bool = True, validate: Callable | None = None) -> History:
+              until: int | None = None, progress: bool = True, validate: Callable | None = None,
+              rescore: Callable | None = None) -> History:
     """Train ``agent`` for ``settings["steps"]`` environment steps; returns the learning curves.
 
     ``settings`` holds ``envs`` (games in lockstep), ``buffer_size``, ``batch_size``, ``warmup``
@@ -148,18 +163,21 @@ def train_dqn(agent: DQNAgent, make_env: Callable, settings: dict, checkpoint: P
     numbers as a run that was never interrupted. ``until`` stops (with a checkpoint) once that
     many steps are done, to train in instalments.
 
-    With ``validate`` (a function from the online network to a score, such as the mean of a few
-    greedy games) and ``settings["validate_every"]`` (steps), the greedy policy is scored that
-    often and the weights of the best score so far are kept (in the checkpoint too): DQN's play
-    can get worse again as training goes on. When the run is finished, the agent's online network
-    holds those best weights.
+    With ``validate`` (a function from the online network to a score, such as the mean of greedy
+    games on seeds of their own) and ``settings["validate_every"]`` (steps), the greedy policy is
+    scored that often and the weights of the ``settings["candidates"]`` (default 1) best scores so
+    far are kept (in the checkpoint too): DQN's play can get worse again as training goes on. The
+    best of many noisy scores is an optimistic one, so when the run is finished ``rescore`` (the
+    same games on other seeds) scores those candidates again, and the agent's online network holds
+    the candidate with the best mean of its two scores (:attr:`History.chosen`; without
+    ``rescore``, the best validation).
     """
     total = settings["steps"] if until is None else min(until, settings["steps"])
     pool = EnvPool(make_env, settings["envs"], seed=1_000_000 * (1 + settings["seed"]))
     buffer = ReplayBuffer(settings["buffer_size"], pool.observations.shape[1:], pool.observations.dtype)
     rng = np.random.default_rng(settings["seed"])
     history, state = History(), Progress()
-    best = None  # the online weights of the best validation
+    kept = []  # the online weights of the kept validations, in the order of state.kept
     if checkpoint is not None and Path(checkpoint).is_file():
         meta, arrays = load_checkpoint(checkpoint)
         if meta["settings"] != json.loads(json.dumps(settings)):
@@ -169,8 +187,7 @@ def train_dqn(agent: DQNAgent, make_env: Callable, settings: dict, checkpoint: P
         pool.restore(meta["pool"], arrays)
         rng.bit_generator.state = meta["rng"]
         history, state = History.from_arrays(arrays), Progress(**meta["progress"])
-        if state.best_score is not None:
-            best = [arrays[f"best_{i}"] for i in range(len(agent.online.weights))]
+        kept = [[arrays[f"kept_{j}_{i}"] for i in range(len(agent.online.weights))] for j in range(len(state.kept))]
 
     def save():
         if checkpoint is not None:
@@ -178,9 +195,15 @@ def train_dqn(agent: DQNAgent, make_env: Callable, settings: dict, checkpoint: P
             pool_meta, pool_arrays = pool.state()
             meta = {"settings": settings, "buffer": buffer_meta, "pool": pool_meta,
                     "rng": rng.bit_generator.state, "progress": dataclasses.asdict(state)}
-            best_arrays = {f"best_{i}": w for i, w in enumerate(best or [])}
+            kept_arrays = {f"kept_{j}_{i}": w for j, weights in enumerate(kept) for i, w in enumerate(weights)}
             save_checkpoint(checkpoint, meta, {**agent.state(), **buffer_arrays, **pool_arrays, **history.arrays(),
-                                               **best_arrays})
+                                               **kept_arrays})
+
+    def keep(score: float) -> None:
+        """Add the online network to the kept candidates if its score is among the best (ties: the later)."""
+        entries = sorted(zip(state.kept + [[score, state.step]], kept + [agent.online.get_weights()]),
+                         key=lambda entry: (-entry[0][0], -entry[0][1]))[:settings.get("candidates", 1)]
+        state.kept, kept[:] = [entry[0] for entry in entries], [entry[1] for entry in entries]
 
     saved_at = state.step
     bar = tqdm(total=settings["steps"], initial=state.step, desc="DQN", unit="step", disable=not progress,
@@ -222,18 +245,28 @@ def train_dqn(agent: DQNAgent, make_env: Callable, settings: dict, checkpoint: P
             score = float(validate(agent.online))
             history.validations["step"].append(state.step)
             history.validations["score"].append(score)
-            if state.best_score is None or score >= state.best_score:  # ties: the later, more trained
-                state.best_score, best = score, agent.online.get_weights()
+            keep(score)
             state.validated_at = state.step
             if progress:
-                bar.write(f"step {state.step:,}: validation score {score:.1f} (best {state.best_score:.1f})")
+                bar.write(f"step {state.step:,}: validation score {score:.1f} (best {state.kept[0][0]:.1f})")
         if state.step - saved_at >= settings["checkpoint_every"]:
             save()
             saved_at = state.step
     bar.close()
     history.step = state.step
-    if state.step != saved_at or not (checkpoint and Path(checkpoint).is_file()):
+    finished_now = state.step >= settings["steps"] and kept and state.rescored is None
+    if finished_now:
+        state.rescored = [float(rescore(_with_weights(agent.online, w))) if rescore else float("nan") for w in kept]
+        history.candidates = {"step": [int(step) for _, step in state.kept],
+                              "validation": [float(score) for score, _ in state.kept], "rescore": state.rescored}
+    if finished_now or state.step != saved_at or not (checkpoint and Path(checkpoint).is_file()):
         save()
-    if best is not None and state.step >= settings["steps"]:
-        agent.online.set_weights(best)
+    if kept and state.step >= settings["steps"]:
+        agent.online.set_weights(kept[history.chosen])
     return history
+
+
+def _with_weights(model, weights):
+    """``model`` holding ``weights`` (set in place: the caller sets the weights it keeps afterwards)."""
+    model.set_weights(weights)
+    return model
