@@ -12,6 +12,7 @@ import pytest
 import dlbook
 from dlbook.music import composer, counting
 from dlbook.rl import flappy
+from dlbook.text import language_models, sentiment, word_vectors
 from dlbook.vision import cnn
 from dlbook.vision.gan import GAN
 
@@ -34,6 +35,12 @@ BUILDERS = {
     "chorale_model": lambda: composer.chorale_model(composer.chorale_recipe()),
     "feature_q_network": flappy.feature_q_network,
     "pixel_q_network": flappy.pixel_q_network,
+    "book_bag_of_words": lambda: sentiment.book_bag_of_words_model(50),
+    "book_rnn": lambda: sentiment.book_rnn_model(50),
+    "book_lstm": lambda: sentiment.book_lstm_model(50),
+    "ngram_embeddings": lambda: sentiment.ngram_embedding_model(50, dim=8),
+    "neural_ngram_language_model": lambda: language_models.neural_ngram_model(50, dim=8, hidden=16),
+    "skipgram": lambda: word_vectors.skipgram_model(50, dim=8, negatives=5),
 }
 
 
