@@ -273,11 +273,12 @@ class SentimentClassifier:
 def sentiment_recipe(mode: str | None = None) -> dict:
     """The training settings of :func:`train_sentiment_classifier` in the current mode (or ``mode``).
 
-    The clean split of the JD reviews (seed 42), n-grams seen at least twice in training, 64-dim
-    embeddings, Adam 1e-3, batches of 64, early stopping on validation accuracy (patience 4),
-    at most 30 epochs in full mode and 8 in fast mode.
+    The clean split of the JD reviews by :func:`review_split` (seed 42), n-grams seen at least
+    twice in training, 64-dim embeddings, Adam 1e-3, batches of 64, early stopping on validation
+    accuracy (patience 4), at most 30 epochs in full mode and 8 in fast mode.
     """
-    return {"data": "jd_reviews clean_split", "split_seed": 42, "features": "words+word pairs+char pairs",
+    return {"data": "jd_reviews review_split (normalised words)", "split_seed": 42,
+            "features": "words+word pairs+char pairs",
             "min_count": 2, "max_len": 400, "dim": 64, "dropout": 0.5, "optimizer": "adam",
             "learning_rate": 1e-3, "batch_size": 64, "max_epochs": pick(fast=8, full=30, mode=mode), "patience": 4}
 
