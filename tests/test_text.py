@@ -5,6 +5,7 @@ honest split, and Chinese characters in figures."""
 from __future__ import annotations
 
 import collections
+import os
 import re
 import warnings
 
@@ -253,6 +254,22 @@ def test_clean_split_drops_empty_duplicate_and_contradictory_texts():
 
 def test_conflicting_texts_are_those_with_two_labels():
     assert corpora.conflicting_texts(["好 ", "好", "差", "好", "一般", "一般"], [1, 0, 0, 1, 1, 1]) == {"好"}
+    no_marks = lambda texts: [t.replace("！", "") for t in texts]  # noqa: E731
+    assert corpora.conflicting_texts(["好！", "好", "差"], [1, 0, 0], key=no_marks) == {"好"}
+    assert corpora.conflicting_texts(["好！", "好", "差"], [1, 0, 0]) == set()
+
+
+def test_clean_split_compares_texts_by_their_key():
+    """Texts the model cannot tell apart (here: equal without "！" and spaces) are one text."""
+    texts = ["很好！！", "很好", "很 好", "不好！", "不好", "！！", "差", "一般！", "一般"]
+    labels = [1, 1, 1, 0, 1, 1, 0, 1, 1]
+    key = lambda texts: [t.replace("！", "").replace(" ", "") for t in texts]  # noqa: E731
+    split = corpora.clean_split(texts, labels, seed=0, fractions=(0.5, 0.0, 0.5), key=key)
+    assert (split.n_read, split.n_empty, split.n_duplicate, split.n_conflicting, split.n_kept) == (9, 1, 4, 1, 3)
+    kept = dict(zip(split.x_train + split.x_test, np.concatenate([split.y_train, split.y_test]).tolist()))
+    assert kept == {"很好！！": 1, "差": 0, "一般！": 1}  # the first text of each key, as read (stripped)
+    with pytest.raises(ValueError, match="one per text"):
+        corpora.clean_split(texts, labels, seed=0, key=lambda texts: texts[:-1])
 
 
 def test_clean_split_is_stratified_seeded_and_disjoint():
@@ -296,7 +313,8 @@ def test_figures_show_chinese_with_the_bundled_noto_font():
     assert name == "Noto Sans SC" and plotting.use_chinese_font() == name
     assert list(matplotlib.rcParams["font.family"]).count(name) == 1
     found = font_manager.findfont(font_manager.FontProperties(family=[name]), fallback_to_default=False)
-    assert found == str(sans_path())
+    # the same file, whichever link to the environment (a worktree's .venv) found it
+    assert os.path.samefile(found, sans_path())
     # Latin text keeps the default font; Noto is the fallback for the characters it lacks.
     assert font_manager.findfont(font_manager.FontProperties(family=["sans-serif"])).endswith("DejaVuSans.ttf")
     labels = "宝玉 黛玉 怡红院 差评 好评 次数 词向量"

@@ -1,6 +1,6 @@
-"""dlbook.text.word_vectors: N-gram examples, perplexity, the Kneser-Ney bigram model, skip-gram pairs,
-subsampling and negatives, group AUC, WordVectors and its cache, the ``dlbook similar`` command, and
-Chinese glyphs for the words chapter 09 plots."""
+"""Chapter 09's text tools: N-gram examples, perplexity, the Kneser-Ney bigram model, skip-gram pairs,
+subsampling and negatives, group AUC and the halves of the groups, count vectors, WordVectors and
+its cache, the ``dlbook similar`` command, and Chinese glyphs for the words chapter 09 plots."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from matplotlib.ft2font import FT2Font
 
 import dlbook
 from dlbook import apps, cache, cli
-from dlbook.text import chinese, corpora
-from dlbook.text import language_models
+from dlbook.text import chinese, corpora, count_vectors, language_models
 from dlbook.text import word_vectors as wv
 
 # A tiny corpus of the novel's words: two households that never meet in one sentence.
@@ -63,6 +62,14 @@ def test_model_perplexity_of_a_uniform_softmax_is_the_vocabulary_size():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(40, kernel_initializer="zeros", activation="softmax")])
     x, y = np.ones((50, 2), "float32"), np.arange(50) % 40
     assert language_models.model_perplexity(model, x, y, batch_size=16) == pytest.approx(40, rel=1e-5)
+
+
+def test_the_neural_ngram_model_has_the_book_s_shape():
+    model = language_models.neural_ngram_model(30, context=2, dim=10, hidden=128)
+    assert [layer.name for layer in model.layers] == ["embedding", "concatenate", "hidden", "next_word"]
+    assert model.count_params() == 30 * 10 + (20 * 128 + 128) + (128 * 30 + 30)
+    probabilities = keras.ops.convert_to_numpy(model(np.array([[0, 3], [4, 5]], "int32")))
+    assert probabilities.shape == (2, 30) and probabilities.sum(axis=1) == pytest.approx([1, 1], rel=1e-5)
 
 
 # The bigram model
@@ -157,6 +164,44 @@ def test_group_auc_perfect_reversed_and_ties():
     assert wv.group_auc(perfect, {**groups, "c": ["怡红院"]}) == 1.0  # words without vectors are left out
 
 
+def test_groups_split_into_a_tuning_and_a_reporting_half():
+    groups = {"young": ["宝玉", "黛玉", "宝钗"], "places": ["怡红院", "潇湘馆"]}
+    tuning, reporting = wv.split_groups(groups)
+    assert tuning == {"young": ["宝玉", "宝钗"], "places": ["怡红院"]}
+    assert reporting == {"young": ["黛玉"], "places": ["潇湘馆"]}
+    assert wv.people_groups(groups) == {"young": ["宝玉", "黛玉", "宝钗"]}
+    tuning, reporting = wv.split_groups(wv.load_groups())
+    assert set(tuning) == set(reporting) == set(wv.load_groups()) and min(map(len, reporting.values())) >= 4
+    assert not {w for ws in tuning.values() for w in ws} & {w for ws in reporting.values() for w in ws}
+
+
+def test_cooccurrence_counts_and_ppmi_by_hand():
+    counts = count_vectors.cooccurrence_counts([np.array([2, 3, 2, 1, 4])], vocab_size=5, window=2)
+    # Pairs at distance 1 or 2: (2,3) (3,2) (2,1) (1,4) and (2,2) (3,1) (2,4); <unk> (1) left out.
+    expected = np.zeros((5, 5))
+    for a, b in ((2, 3), (3, 2), (2, 2), (2, 4)):
+        expected[a, b] += 1
+        expected[b, a] += 1
+    np.testing.assert_array_equal(counts.toarray(), expected)
+    positive = count_vectors.ppmi(counts, smoothing=1.0).toarray()
+    total = expected.sum()
+    pmi = np.log(expected[2, 3] * total / (expected[2].sum() * expected[:, 3].sum()))
+    assert positive[2, 3] == pytest.approx(max(pmi, 0)) and np.all(positive >= 0) and positive[0].sum() == 0
+
+
+def test_count_vectors_separate_the_two_households_of_the_toy_corpus():
+    paragraphs = [(1, words) for words in TOY]
+    vocab = wv.novel_vocabulary(paragraphs, min_count=2)
+    groups = {"masters": ["宝玉", "黛玉", "宝钗"], "maids": ["袭人", "晴雯", "麝月"]}
+    for weighting, dim in (("counts", None), ("ppmi", None), ("ppmi", 3)):
+        vectors = count_vectors.count_vectors(paragraphs, vocab, window=2, weighting=weighting, dim=dim,
+                                              words=["宝玉", "黛玉", "宝钗", "袭人", "晴雯", "麝月", "无"])
+        assert len(vectors) == 6 and vectors.vectors.shape[1] == (dim or len(vocab))
+        assert wv.group_auc(vectors, groups) == 1.0
+    with pytest.raises(ValueError, match="weighting"):
+        count_vectors.count_vectors(paragraphs, vocab, window=2, weighting="tfidf")
+
+
 def test_groups_file_names_people_and_places_of_the_novel(real_data):
     groups = wv.load_groups()
     assert set(groups) == {"young", "elders", "maids", "servants", "places"}
@@ -215,6 +260,22 @@ def tiny_training():
     """SGNS on TOY: 10 words (12 ids with <pad> and <unk>), 8 dimensions, one epoch."""
     settings = {**wv.recipe(), "dim": 8, "epochs": 1, "batch_size": 64, "min_count": 2, "subsample": 1.0}
     return _train_skipgram([(1, words) for words in TOY], settings, verbose=0)
+
+
+def test_sweep_scores_each_change_of_the_recipe(fast_mode, monkeypatch):
+    trained = []
+
+    def train(paragraphs, settings, verbose=0):
+        trained.append(settings)
+        return tiny_training()
+
+    monkeypatch.setattr(wv, "train_skipgram", train)
+    groups = {"masters": ["宝玉", "黛玉", "宝钗"], "maids": ["袭人", "晴雯", "麝月"], "places": ["笑", "道"]}
+    rows = wv.sweep([{"window": 2}, {"window": 5, "subsample": 1e-2}], groups, paragraphs=[(1, TOY[0])])
+    assert [(s["window"], s["subsample"]) for s in trained] == [(2, wv.recipe()["subsample"]), (5, 1e-2)]
+    assert [sorted(row) for row in rows] == [["group_auc", "people_auc", "window"],
+                                              ["group_auc", "people_auc", "subsample", "window"]]
+    assert all(0 <= row["group_auc"] <= 1 and 0 <= row["people_auc"] <= 1 for row in rows)
 
 
 def test_the_cache_entry_is_keyed_by_mode_and_recipe(fast_mode, monkeypatch):

@@ -12,6 +12,7 @@ import pytest
 import dlbook
 from dlbook.music import composer, counting
 from dlbook.rl import flappy
+from dlbook.text import language_models, sentiment, word_vectors
 from dlbook.translation import rnn, transformer
 from dlbook.vision import autoencoders, cnn, resnet
 from dlbook.vision.gan import GAN
@@ -43,6 +44,12 @@ BUILDERS = {
     "rnn_translator_dot": lambda: rnn.rnn_translator(20, 30, attention="dot", embedding=8, units=8),
     "rnn_translator_no_attention": lambda: rnn.rnn_translator(20, 30, attention=None, embedding=8, units=8),
     "transformer_translator": lambda: transformer.transformer_translator(20, 30, depth=8, heads=2, hidden=16, blocks=1),
+    "book_bag_of_words": lambda: sentiment.book_bag_of_words_model(50),
+    "book_rnn": lambda: sentiment.book_rnn_model(50),
+    "book_lstm": lambda: sentiment.book_lstm_model(50),
+    "ngram_embeddings": lambda: sentiment.ngram_embedding_model(50, dim=8),
+    "neural_ngram_language_model": lambda: language_models.neural_ngram_model(50, dim=8, hidden=16),
+    "skipgram": lambda: word_vectors.skipgram_model(50, dim=8, negatives=5),
 }
 
 

@@ -2,8 +2,8 @@
 
 The book's neural N-gram model reads ``context`` words and predicts the next one; its examples
 come from :func:`ngram_examples`, its score is :func:`perplexity` (:func:`model_perplexity` for a
-Keras model), and :class:`BigramModel`, an interpolated Kneser-Ney bigram model in NumPy, is the
-count-based baseline it must beat on held-out chapters.
+Keras model), :func:`neural_ngram_model` builds it, and :class:`BigramModel`, an interpolated
+Kneser-Ney bigram model in NumPy, is the count-based baseline it must beat on held-out chapters.
 """
 
 from __future__ import annotations
@@ -105,4 +105,17 @@ class BigramModel:
         return model, best
 
 
-# Skip-gram with negative sampling
+def neural_ngram_model(vocab_size: int, context: int = 2, dim: int = 64, hidden: int = 256) -> keras.Model:
+    """The book's neural N-gram language model: the ``context`` previous words' ``dim``-dimensional
+    embeddings, concatenated, a ReLU layer of ``hidden`` units and a softmax over the vocabulary.
+
+    The book's sizes are ``dim=10, hidden=128``. The softmax computes in float32
+    (``dtype="float32"``), so that it stays exact over thousands of words under mixed precision.
+    """
+    return keras.Sequential([
+        keras.Input(shape=(context,), dtype="int32", name="context"),
+        keras.layers.Embedding(vocab_size, dim, name="embedding"),
+        keras.layers.Flatten(name="concatenate"),
+        keras.layers.Dense(hidden, activation="relu", name="hidden"),
+        keras.layers.Dense(vocab_size, activation="softmax", dtype="float32", name="next_word"),
+    ], name=f"ngram_language_model_{dim}_{hidden}")

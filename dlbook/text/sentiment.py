@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -34,15 +34,25 @@ CORPUS_CACHE = "jd_reviews"
 """The name under which the segmentation of the JD reviews is cached (:func:`chinese.segment_corpus`)."""
 
 
+_SEGMENTED: dict[str, dict[str, list[str]]] = {}
+"""cache name -> text -> its words, for this process: a corpus's subsets are not segmented again."""
+
+
 def review_words(texts: Sequence[str], cache_name: str | None = None) -> list[list[str]]:
     """jieba's words of every text, punctuation and whitespace left out.
 
-    With ``cache_name`` the segmentation is cached in the data cache (for a corpus read again and
-    again); without, the texts are segmented afresh (for a user's few sentences).
+    With ``cache_name`` the segmentation is cached, in the data cache (for a corpus read again
+    and again) and in this process (so that the splits of a corpus segmented before, or the
+    corpus again, cost nothing); without, the texts are segmented afresh (a user's few sentences).
     """
     texts = list(texts)
-    words = chinese.segment_corpus(texts, cache_name) if cache_name else [chinese.segment(t) for t in texts]
-    return [chinese.strip_punctuation(w) for w in words]
+    if not cache_name:
+        return [chinese.strip_punctuation(chinese.segment(t)) for t in texts]
+    known = _SEGMENTED.setdefault(cache_name, {})
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        known.update(zip(missing, map(chinese.strip_punctuation, chinese.segment_corpus(missing, cache_name))))
+    return [list(known[t]) for t in texts]
 
 
 def ngram_features(words: Sequence[str]) -> list[str]:
@@ -58,12 +68,24 @@ def ngram_features(words: Sequence[str]) -> list[str]:
     return features or [Vocabulary.RESERVED[Vocabulary.UNKNOWN]]
 
 
+def normalized_reviews(texts: Sequence[str], cache_name: str | None = None) -> list[str]:
+    """Each review as the model reads it: its words (:func:`review_words`) joined, without
+    punctuation and whitespace. 穿着舒服，大小合适！！ and 穿着舒服 大小合适 both give 穿着舒服大小合适;
+    a review of punctuation only gives ``""``. Joining the characters also merges reviews that
+    jieba cut differently (质量 / 太差 and 质量 / 太 / 差), which are one review to a reader.
+
+    This is the key by which :func:`jd_clean_split` de-duplicates and splits, and by which
+    :func:`overlap_share` compares splits.
+    """
+    return ["".join(words) for words in review_words(texts, cache_name)]
+
+
 def book_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1)):
     """The book's split: every non-empty line, repeats included, shuffled and cut 80/10/10.
 
     Returns ``[(train_texts, train_labels), (val_texts, val_labels), (test_texts, test_labels)]``.
     A review posted twice can land in training and in the test set: see :func:`overlap_share`,
-    and :func:`dlbook.text.corpora.clean_split` for the honest split.
+    and :func:`jd_clean_split` for the honest split.
     """
     kept = [i for i, t in enumerate(texts) if t.strip()]
     order = np.random.default_rng(seed).permutation(kept)
@@ -72,25 +94,30 @@ def book_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1
     return [([texts[i].strip() for i in part], labels[part]) for part in np.split(order, bounds)]
 
 
-def overlap_share(train_texts: Iterable[str], test_texts: Sequence[str]) -> float:
-    """The share of ``test_texts`` that also occur, verbatim after stripping, in ``train_texts``."""
-    seen = {t.strip() for t in train_texts}
-    return float(np.mean([t.strip() in seen for t in test_texts])) if len(test_texts) else 0.0
+def overlap_share(train_texts: Sequence[str], test_texts: Sequence[str], cache_name: str | None = None) -> float:
+    """The share of ``test_texts`` whose normalised form (:func:`normalized_reviews`: the words the
+    model reads) is also that of a text in ``train_texts``. ``cache_name`` caches the segmentation."""
+    if not len(test_texts):
+        return 0.0
+    seen = set(normalized_reviews(train_texts, cache_name))
+    return float(np.mean([key in seen for key in normalized_reviews(test_texts, cache_name)]))
 
 
 @keras.saving.register_keras_serializable(package="dlbook")
 class BagOfWordsLinear(layers.Layer):
-    """A dense layer on a review's word counts, ``W · counts + b``, without building the counts.
+    """A dense layer on a review's word frequencies, ``W · (counts / n) + b``, without building the counts.
 
-    The book multiplies a vocabulary-sized vector of word frequencies by a matrix. Column ``w`` of
-    that matrix meets the count of word ``w``, so the product is the sum of the columns of the
-    review's words, one per occurrence: ``Σ_t W[w_t] + b``. Summing looked-up rows costs the
-    review's length instead of the vocabulary's size. Padding (id 0) is not counted.
+    The book's ``sentence2vec`` turns a review of ``n`` words into the vocabulary-sized vector of
+    its word counts divided by ``n`` and multiplies it by a matrix. Column ``w`` of that matrix
+    meets the frequency of word ``w``, so the product is the mean of the columns of the review's
+    words, one per occurrence: ``(1/n) Σ_t W[w_t] + b``. Averaging looked-up rows costs the
+    review's length instead of the vocabulary's size. Padding (id 0) is not counted; a review of
+    no words gives ``b``. ``normalize=False`` sums instead (raw counts, ``Σ_t W[w_t] + b``).
     """
 
-    def __init__(self, vocab_size: int, units: int, **kwargs):
+    def __init__(self, vocab_size: int, units: int, normalize: bool = True, **kwargs):
         super().__init__(**kwargs)
-        self.vocab_size, self.units = vocab_size, units
+        self.vocab_size, self.units, self.normalize = vocab_size, units, normalize
 
     def build(self, input_shape):
         self.kernel = self.add_weight(shape=(self.vocab_size, self.units), initializer="glorot_uniform", name="kernel")
@@ -99,14 +126,22 @@ class BagOfWordsLinear(layers.Layer):
     def call(self, ids):
         ids = ops.cast(ids, "int32")
         rows = ops.take(ops.cast(self.kernel, self.compute_dtype), ids, axis=0)
-        counted = ops.cast(ops.not_equal(ids, Vocabulary.PAD), rows.dtype)[..., None]
-        return ops.sum(rows * counted, axis=1) + ops.cast(self.bias, rows.dtype)
+        counted = ops.cast(ops.not_equal(ids, Vocabulary.PAD), rows.dtype)
+        total = ops.sum(rows * counted[..., None], axis=1)
+        if self.normalize:
+            total = total / ops.maximum(ops.sum(counted, axis=1, keepdims=True), ops.cast(1, rows.dtype))
+        return total + ops.cast(self.bias, rows.dtype)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units, "normalize": self.normalize}
+
+
+# The GPU path: every recurrent layer is built with dtype="float32", so it computes in float32 under
+# a mixed policy (cuDNN rejects bfloat16 on a TensorFlow GPU); Keras casts its inputs, and the
+# layers after it go back to the policy. Every output that feeds a loss is float32 too.
 
 
 def _two_way_softmax(x, name: str = "sentiment"):
@@ -115,7 +150,7 @@ def _two_way_softmax(x, name: str = "sentiment"):
 
 
 def book_bag_of_words_model(vocab_size: int) -> keras.Model:
-    """The book's first model: word counts → Linear(V→10) → ReLU → Linear(10→2) → softmax."""
+    """The book's first model: word frequencies (counts / length) → Linear(V→10) → ReLU → Linear(10→2) → softmax."""
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     hidden = layers.Activation("relu")(BagOfWordsLinear(vocab_size, 10, name="counts_linear")(ids))
     return keras.Model(ids, _two_way_softmax(hidden), name="book_bag_of_words")
@@ -125,7 +160,7 @@ def book_rnn_model(vocab_size: int, units: int = 10) -> keras.Model:
     """The book's RNN: 10-dimensional word embeddings, a simple recurrent layer, softmax on its last state."""
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     x = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(ids)
-    x = layers.SimpleRNN(units, name="rnn")(x)
+    x = layers.SimpleRNN(units, dtype="float32", name="rnn")(x)
     return keras.Model(ids, _two_way_softmax(x), name="book_rnn")
 
 
@@ -133,8 +168,8 @@ def book_lstm_model(vocab_size: int, units: int = 10) -> keras.Model:
     """The book's LSTM: 10-dimensional word embeddings and two LSTM layers of 10 units."""
     ids = keras.Input(shape=(None,), dtype="int32", name="word_ids")
     x = layers.Embedding(vocab_size, units, mask_zero=True, name="embedding")(ids)
-    x = layers.LSTM(units, return_sequences=True, name="lstm_1")(x)
-    x = layers.LSTM(units, name="lstm_2")(x)
+    x = layers.LSTM(units, return_sequences=True, dtype="float32", name="lstm_1")(x)
+    x = layers.LSTM(units, dtype="float32", name="lstm_2")(x)
     return keras.Model(ids, _two_way_softmax(x), name="book_lstm")
 
 
@@ -238,11 +273,12 @@ class SentimentClassifier:
 def sentiment_recipe(mode: str | None = None) -> dict:
     """The training settings of :func:`train_sentiment_classifier` in the current mode (or ``mode``).
 
-    The clean split of the JD reviews (seed 42), n-grams seen at least twice in training, 64-dim
-    embeddings, Adam 1e-3, batches of 64, early stopping on validation accuracy (patience 4),
-    at most 30 epochs in full mode and 8 in fast mode.
+    The clean split of the JD reviews by :func:`review_split` (seed 42), n-grams seen at least
+    twice in training, 64-dim embeddings, Adam 1e-3, batches of 64, early stopping on validation
+    accuracy (patience 4), at most 30 epochs in full mode and 8 in fast mode.
     """
-    return {"data": "jd_reviews clean_split", "split_seed": 42, "features": "words+word pairs+char pairs",
+    return {"data": "jd_reviews review_split (normalised words)", "split_seed": 42,
+            "features": "words+word pairs+char pairs",
             "min_count": 2, "max_len": 400, "dim": 64, "dropout": 0.5, "optimizer": "adam",
             "learning_rate": 1e-3, "batch_size": 64, "max_epochs": pick(fast=8, full=30, mode=mode), "patience": 4}
 
@@ -271,10 +307,19 @@ def train_sentiment_classifier(split: corpora.CleanSplit, seed: int, verbose: in
     return classifier, history
 
 
+def review_split(texts: Sequence[str], labels, seed: int, fractions=(0.8, 0.1, 0.1),
+                 cache_name: str | None = CORPUS_CACHE) -> corpora.CleanSplit:
+    """:func:`corpora.clean_split` on the text the model reads (:func:`normalized_reviews`): no two
+    splits share a review's word sequence, and reviews whose word sequence came with both labels
+    are dropped. ``cache_name`` caches the segmentation (None: segment afresh)."""
+    return corpora.clean_split(texts, labels, seed=seed, fractions=fractions,
+                               key=lambda stripped: normalized_reviews(stripped, cache_name))
+
+
 def jd_clean_split(seed: int = 42) -> corpora.CleanSplit:
-    """The JD reviews (HTML entities unescaped), cleaned and split by :func:`corpora.clean_split`."""
+    """The JD reviews (HTML entities unescaped), cleaned and split by :func:`review_split`."""
     texts, labels = corpora.load_jd_reviews(unescape=True)
-    return corpora.clean_split(texts, labels, seed=seed)
+    return review_split(texts, labels, seed)
 
 
 def _save_classifier(classifier: SentimentClassifier, folder: Path) -> None:
