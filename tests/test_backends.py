@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_composer_backends.py", "tests/test_gan.py",
+PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_composer_backends.py", "tests/test_gan.py", "tests/test_gpu_path.py",
                      "tests/test_rl.py", "tests/test_style_backends.py", "tests/test_vision.py", "tests/test_xla.py"]
 
 
