@@ -31,6 +31,7 @@ Infrastructure
 
 The website (``site/``): the runner's notebooks → HTML → a check in a real browser
 ``site.build``     the static site in build/html: pages, contents, results table
+``site.editions``  English and Chinese editions; ``site.languages`` the language switch checked
 ``site.notebook``  one executed notebook as an HTML fragment (MathML, figures, streams)
 ``site.mathml``    TeX → MathML, right or a build error; ``site.media`` figures and sound as light files
 ``site.markup``    code lines and Chinese text; ``site.fonts`` fonts cut to the characters used

@@ -1,6 +1,8 @@
 """The book's website: the runner's executed notebooks rendered as static HTML, then checked in a browser.
 
 ``build``     :func:`~dlbook.site.build.build_site`: build/*.ipynb → build/html (editions, pages, results, downloads)
+``editions``  the English and Chinese editions: labels, the English run's outputs merged into Chinese cells
+``languages`` the language switch between a page and its other edition, checked in the browser
 ``notebook``  one executed notebook as an HTML fragment: MathML, media files, widgets and streams as shown
 ``mathml``    TeX → MathML that is right or an error (alignments, operator names, leftover TeX)
 ``media``     figures, animations and sounds as light files (WebP, MP3); lighter notebooks to download
