@@ -213,9 +213,10 @@ def test_chapter_page_has_math_media_downloads_and_no_machine_traces(book):
     assert audit.audit_site(book)["problems"] == []
 
 
-def test_each_chapter_offers_its_notebook_and_source_from_inside_the_site(book):
+def test_each_chapter_offers_its_notebook_from_inside_the_site(book):
     first = page(book, "01_first.html")
-    assert 'href="_downloads/01_first.ipynb" download' in first and 'href="_downloads/01_first.md" download' in first
+    assert 'href="_downloads/01_first.ipynb" download' in first and "01_first.md" not in first
+    assert "\n " not in (book / "_downloads" / "01_first.ipynb").read_text(encoding="utf-8")  # compact JSON
     downloaded = nbformat.read(book / "_downloads" / "01_first.ipynb", as_version=4)
     nbformat.validate(downloaded)
     assert any(o.get("output_type") == "stream" and "epoch" in o.get("text", "")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import re
 import shutil
@@ -228,22 +229,20 @@ def _write(path: Path, text: str) -> None:
 
 def _write_downloads(folder: Path, chapter: Chapter, notebook) -> dict:
     """The chapter's notebook (executed, with its printed outputs but not its media: see
-    :func:`~dlbook.site.media.light_notebook`; else from its source) and its Markdown source, in
-    ``folder``; their links from the chapter's page."""
+    :func:`~dlbook.site.media.light_notebook`) in ``folder``, as compact JSON; its link from the
+    chapter's page. The Markdown source is not copied: the notebook holds the same text and code,
+    and the repository (linked when ``DLBOOK_REPOSITORY_URL`` is set) has the source; both editions
+    stay within the site's weight budget so."""
     import nbformat
 
     from dlbook.site.media import light_notebook
 
-    links = {}
     folder.mkdir(parents=True, exist_ok=True)
     light = copy.deepcopy(notebook)
     light_notebook(light)
-    nbformat.write(light, folder / f"{chapter.stem}.ipynb")
-    links["notebook"] = f"{DOWNLOADS}/{chapter.stem}.ipynb"
-    if chapter.source is not None:
-        shutil.copyfile(chapter.source, folder / chapter.source.name)
-        links["source"] = f"{DOWNLOADS}/{chapter.source.name}"
-    return links
+    compact = json.dumps(json.loads(nbformat.writes(light)), ensure_ascii=False, separators=(",", ":"))
+    (folder / f"{chapter.stem}.ipynb").write_text(compact + "\n", encoding="utf-8")
+    return {"notebook": f"{DOWNLOADS}/{chapter.stem}.ipynb"}
 
 
 def _edition_sources(edition: Edition) -> list[Path]:
@@ -372,7 +371,7 @@ def _remove_stale(out: Path, pages: set[Path], scripts: list[Path]) -> None:
     """Delete what earlier builds left that this one did not write: chapter pages, downloads, indexes."""
     for folder in {page.parent for page in pages}:
         written = {p.name for p in pages if p.parent == folder}
-        downloads = {f"{Path(name).stem}.ipynb" for name in written} | {f"{Path(name).stem}.md" for name in written}
+        downloads = {f"{Path(name).stem}.ipynb" for name in written}
         for stale in [*folder.glob("[0-9][0-9]_*.html"), *(folder / DOWNLOADS).glob("*")]:
             if stale.name not in written and stale.name not in downloads:
                 stale.unlink()
