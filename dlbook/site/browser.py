@@ -118,7 +118,8 @@ class Chromium:
             arguments.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
         # Its log goes to a file (a pipe nobody reads could fill up and stall the browser).
         self.log = open(Path(self.profile.name) / "chromium.log", "wb")
-        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=self.log)
+        # Its own process group, so that closing it also ends the helper processes it started.
+        self.process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=self.log, start_new_session=True)
         try:
             port = self._debugging_port()
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
@@ -157,8 +158,18 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(OSError):  # helpers that outlived it would still write to its profile
+            os.killpg(self.process.pid, 9)
         self.log.close()
-        self.profile.cleanup()
+        for attempt in range(5):  # a helper may write a last file while the profile is being removed
+            try:
+                shutil.rmtree(self.profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.2 * (attempt + 1))
+        self.profile.cleanup()  # gone already: this only marks it so
 
     def send(self, method: str, **params) -> dict:
         """Call a DevTools method and return its result; events that arrive meanwhile are kept."""
