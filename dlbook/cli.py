@@ -192,14 +192,16 @@ def _models(args) -> int:
 
 
 def _html(args) -> int:
+    from dlbook.runner import find_chapter
     from dlbook.site.build import build_site
 
+    chapter = find_chapter(args.chapter).name[:2]  # refused before minutes of building if it does not exist
     index = build_site(args.build, args.out)
     print(index)
     if args.check:
         from dlbook.site.browser import check_site
 
-        report = check_site(index.parent, chapter=args.chapter)
+        report = check_site(index.parent, chapter=chapter)
         for problem in report["problems"]:
             print(f"problem: {problem}", file=sys.stderr)
         return 1 if report["problems"] else 0

@@ -142,3 +142,11 @@ def test_bad_flags_exit_with_two_and_one_usage_error():
                          text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 2 and run.stdout == "" and "invalid int value: 'many'" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_site_command_refuses_a_missing_chapter_before_building(tmp_path, capsys):
+    out = tmp_path / "html"
+    assert cli.main(["html", "--build", str(tmp_path), "--out", str(out), "--check", "--chapter", "99"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("dlbook: error: No chapter '99'")
+    assert not out.exists()
