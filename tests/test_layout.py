@@ -49,6 +49,23 @@ def test_every_domain_folder_documents_its_modules():
                 assert f"``{module.stem}``" in doc, f"{init} does not describe {module.stem}"
 
 
+def test_the_readme_layout_names_every_module():
+    """README's Layout tree: each top-level module by name, each folder's modules on the folder's lines."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("## Layout", 1)[1].split("```")[1]
+    folders, current = {"": ""}, ""
+    for line in tree.splitlines():
+        head = line.strip().split(" ", 1)[0]
+        if line.startswith("  ") and not line.startswith("   ") and head.endswith("/"):
+            current = head.rstrip("/")
+        elif line.startswith("  ") and not line.startswith("   "):
+            current = ""
+        folders[current] = folders.get(current, "") + " " + line.replace(",", " ").replace("(", " ")
+    missing = [name for name in modules()
+               if f" {name.rpartition('.')[2]} " not in folders.get(name.rpartition(".")[0], "") + " "]
+    assert not missing, f"README's Layout section lacks {missing}"
+
+
 @pytest.mark.parametrize("name", sorted(modules()))
 def test_no_module_is_over_400_lines(name):
     lines = len(modules()[name].read_text(encoding="utf-8").splitlines())
