@@ -175,6 +175,10 @@ def execute_chapter(path: Path, cell_timeout: int = 3600, output: Path | None = 
         timeout=cell_timeout,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    # nbclient shuts down only a kernel whose manager it made itself; this one is made for this
+    # chapter alone, so it goes too (else `dlbook run all` kept every finished chapter's kernel,
+    # 1-2 GB each, and `run all` on two backends at once ran out of memory).
+    client.owns_km = True
     echo = client.echo = ProgressEcho([i for i, cell in enumerate(notebook.cells) if _will_run(client, cell)])
     client.on_cell_execute = echo.cell_started
     client.on_cell_executed = echo.cell_finished

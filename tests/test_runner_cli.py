@@ -44,6 +44,33 @@ def test_execute_chapter_keeps_the_notebook_of_a_failing_chapter(isolated, tmp_p
     assert (isolated / "build" / "01_broken.ipynb").is_file()
 
 
+def test_execute_chapter_shuts_its_kernel_down_after_success_and_failure(isolated, tmp_path):
+    """Each chapter's kernel exits when the chapter ends, so `dlbook run all` holds one at a time."""
+    import time
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    print_pid = "```python\nimport os\nprint(os.getpid())\n```\n"
+    for name, source in (("01_fine.md", print_pid), ("01_failing.md", print_pid + "\n```python\nraise RuntimeError('boom')\n```\n")):
+        chapter = tmp_path / name
+        chapter.write_text(f"# Pid\n\n{source}")
+        try:
+            runner.execute_chapter(chapter, cell_timeout=120)
+        except Exception as error:
+            assert "boom" in str(error)
+        output = isolated / "build" / chapter.with_suffix(".ipynb").name
+        pid = int("".join(json.loads(output.read_text())["cells"][1]["outputs"][0]["text"]))
+        deadline = time.monotonic() + 30
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive(pid), f"{name}'s kernel (pid {pid}) is still running"
+
+
 def test_execute_chapter_reports_a_kernel_that_died(isolated, tmp_path):
     """A killed kernel (say, out of memory) is reported at once; it used to leave the run hanging."""
     from nbclient.exceptions import DeadKernelError
