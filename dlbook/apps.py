@@ -188,7 +188,7 @@ def sentiment(texts: str | Sequence[str], progress: bool = True) -> list[float]:
 def similar(word: str, top: int = 10, progress: bool = True) -> list[tuple[str, float]]:
     """The ``top`` words of 红楼梦 nearest to ``word`` by the cosine of chapter 09's word vectors
     (cached; trained first if missing), nearest first, as ``(word, cosine)``."""
-    if not isinstance(word, str) or not word.strip() or word != word.strip():
+    if not isinstance(word, str) or not word.strip() or any(character.isspace() for character in word):
         raise InvalidInput(f"word must be one word of the novel, e.g. 宝玉, got {word!r}")
     top = _whole(top, "top")
     with _reporting(progress):

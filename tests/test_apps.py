@@ -43,6 +43,7 @@ def bad_calls(out):
         (["similar", "宝玉", "--top", "0"], lambda: apps.similar("宝玉", top=0), "top must be between 1 and 100"),
         (["similar", "宝玉", "--top", "100000"], lambda: apps.similar("宝玉", top=100000), "top must be between"),
         (["similar", ""], lambda: apps.similar(""), "word must be one word"),
+        (["similar", "两个 词"], lambda: apps.similar("两个 词"), "word must be one word"),
         (["translate", "好", "--beam", "0"], lambda: apps.translate("好", beam=0), "beam must be between 1 and 20"),
         (["translate", "好", "--beam", "-3"], lambda: apps.translate("好", beam=-3), "beam must be between"),
         (["translate", "--file", str(out / "none.txt")], lambda: apps.translate(apps.read_lines(out / "none.txt")),
