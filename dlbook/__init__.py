@@ -97,8 +97,12 @@ def _quiet_framework_start_up() -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         return
     # In a chapter, C++ ERROR lines too: oneDNN's graph rewriter logs a harmless "E0000 ... supports
-    # DT_BOOL only on platforms with AVX-512" while chapter 11 trains; a real failure raises in Python.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # DT_BOOL only on platforms with AVX-512" while chapter 11 trains, Grappler's remapper an "E0000
+    # ... remapper failed" in chapter 08; a real failure raises in Python. A kernel started by the
+    # `dlbook` command inherits that command's "2" (set above), so "2" is raised to "3" as well;
+    # a level the reader chose (0 or 1, to debug) is kept.
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "2":
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     try:
         with _stderr_to_devnull():
             import tensorflow as tf

@@ -102,6 +102,19 @@ def test_an_executed_chapter_shows_no_framework_start_up_noise(isolated, tmp_pat
     assert f"backend={backend}" in stdout and "3.0" in stdout
 
 
+def test_a_chapter_run_by_the_dlbook_command_hides_tensorflows_cpp_error_lines(isolated, tmp_path, monkeypatch):
+    """The `dlbook` command sets TF_CPP_MIN_LOG_LEVEL=2 for itself; its chapter kernels, which
+    inherit it, raise it to 3, or C++ "E0000 ..." lines (Grappler's remapper in chapter 08, oneDNN
+    in chapter 11) reach the notebook. A level chosen to debug (0) is left alone."""
+    chapter = tmp_path / "01_level.md"
+    chapter.write_text("# Level\n\n```python\nimport os\nimport dlbook\n"
+                       "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])\n```\n")
+    for inherited, expected in [("2", "3"), ("0", "0")]:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", inherited)
+        cells = json.loads(runner.execute_chapter(chapter, cell_timeout=300).read_text())["cells"]
+        assert "".join(cells[1]["outputs"][0]["text"]).strip() == expected
+
+
 def test_cli_list(capsys):
     assert cli.main(["list"]) == 0
     assert "03  The bike-sharing predictor" in capsys.readouterr().out
