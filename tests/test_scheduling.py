@@ -17,10 +17,34 @@ def test_each_slow_test_is_a_unit_of_its_own_and_other_tests_go_by_file():
     assert sched._split_scope("tests/test_vision.py::test_chapter_05_model_trains[float32]").endswith("[float32]")
 
 
-def test_slow_tests_come_first_then_notebooks_then_the_rest_in_collection_order():
+def test_chapter_05_then_slow_tests_then_notebooks_then_the_rest_in_collection_order():
     ids = ["tests/test_config.py::test_a", "tests/test_vision.py::test_load_digits",
            "tests/test_vision.py::test_chapter_05_model_trains[float32]", "chapters/02_x.md::Cell 0",
-           "chapters/02_x.md::Cell 1", "chapters/05_y.md::Cell 0", "tests/test_backends.py::test_helpers_on_backend[torch]"]
+           "chapters/02_x.md::Cell 1", "chapters/06_y.md::Cell 0", "tests/test_backends.py::test_helpers_on_backend[torch]",
+           "chapters/05_mnist_cnn.md::Cell 0", "chapters/05_mnist_cnn.md::Cell 1"]
     items = [types.SimpleNamespace(nodeid=nodeid) for nodeid in ids]
     scheduling.pytest_collection_modifyitems(config=None, items=items)
-    assert [item.nodeid for item in items] == [ids[2], ids[6], ids[3], ids[4], ids[5], ids[0], ids[1]]
+    assert [item.nodeid for item in items] == [ids[7], ids[8], ids[2], ids[6], ids[3], ids[4], ids[5], ids[0], ids[1]]
+
+
+def test_workers_share_the_cores():
+    assert scheduling.thread_settings(cores=8, workers=1) == {}
+    two_of_two = scheduling.thread_settings(cores=2, workers=2)
+    assert {two_of_two[name] for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")} == {"1"}
+    assert "intra_op_parallelism_threads=1" in two_of_two["XLA_FLAGS"]
+    eight_of_two = scheduling.thread_settings(cores=8, workers=2)
+    assert eight_of_two["OMP_NUM_THREADS"] == "4" and "XLA_FLAGS" not in eight_of_two
+
+
+def test_this_run_gives_its_workers_their_share(monkeypatch):
+    """Under xdist (as `make test` runs) the worker's environment, which chapter kernels inherit,
+    holds the worker's share; a variable the user set is left alone."""
+    import os
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
+    scheduling.pytest_configure(config=None)
+    assert os.environ["OMP_NUM_THREADS"] == "7"
+    expected = scheduling.thread_settings(scheduling.usable_cores(), workers).get("TF_NUM_INTRAOP_THREADS")
+    assert os.environ.get("TF_NUM_INTRAOP_THREADS") == expected
