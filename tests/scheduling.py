@@ -7,10 +7,10 @@ another while the other worker idled. This plugin refines ``loadfile``: each tes
 whose cells must run in order in one kernel) stays one unit. Units go out in collection order,
 which this plugin sets: chapter 05 first (it trains and caches the digit classifier that 06 and
 08 load: started first, it has cached it before they ask; in chapter order, chapter 06 once
-started first and its loading cell waited 56 s for 05's training), then the slow tests, then the other notebooks in chapter order, then the
-other test files, so the longest work starts early and short units fill the end
-(``--no-loadscope-reorder`` keeps that order; xdist would otherwise put the units with the most
-tests first).
+started first and its loading cell waited 56 s for 05's training), then the slow tests, then the
+other notebooks in chapter order, then the other test files, so the longest work starts early
+and short units fill the end (``--no-loadscope-reorder`` keeps that order; xdist would otherwise
+put the units with the most tests first).
 
 The two workers also share the cores instead of fighting over them: each framework starts a
 thread per core in every process, so two workers on two cores ran four busy threads. Each worker,

@@ -15,6 +15,7 @@ import keras
 import pytest
 
 from tests.conftest import ROOT
+from tests.scheduling import thread_settings
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_composer_backends.py", "tests/test_gan.py", "tests/test_gpu_path.py",
@@ -29,13 +30,7 @@ OTHER_BACKENDS = sorted(set(BACKEND_MODULES) - {keras.backend.backend()})
 # machine: in a whole test run the per-backend run took 1 136 s on JAX and 1 157 s on PyTorch
 # (285 s of it a bfloat16 training that now runs on JAX only); the two side by side with one
 # thread each, 350 s and 102 s.
-ONE_THREAD = {
-    "OMP_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-}
+ONE_THREAD = thread_settings(cores=2, workers=2)  # one thread per framework
 
 
 def subprocess_env(**settings: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 
 from tests import scheduling
@@ -39,8 +40,6 @@ def test_workers_share_the_cores():
 def test_this_run_gives_its_workers_their_share(monkeypatch):
     """Under xdist (as `make test` runs) the worker's environment, which chapter kernels inherit,
     holds the worker's share; a variable the user set is left alone."""
-    import os
-
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     monkeypatch.setenv("OMP_NUM_THREADS", "7")
     monkeypatch.delenv("TF_NUM_INTRAOP_THREADS", raising=False)
