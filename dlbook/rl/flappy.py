@@ -214,14 +214,14 @@ def recipe(pixels: bool = False, mode: str | None = None) -> dict:
                     warmup=1_000, target_every=500, epsilon_end=0.01, train_score_limit=100,
                     **pick(mode=mode, fast=dict(steps=2_000, epsilon_decay=1_500, checkpoint_every=2_000),
                            full=dict(steps=12_000, epsilon_decay=8_000, checkpoint_every=4_000)))
-    # Fast mode needs an agent that flies through a few pipes within 250 000 frames: a small
+    # Fast mode needs an agent that flies through a few pipes within 200 000 frames: a small
     # network and large steps (learning rate 10⁻³, the target network copied every 250 updates),
     # whose play rises quickly but also collapses now and then. Full mode takes smaller, steadier
     # steps with a wider network. Both validate on 20 games and re-score their 3 best networks.
     return dict(shared, pixels=False, envs=8, buffer_size=100_000, warmup=5_000, batch_size=128,
                 train_score_limit=SCORE_LIMIT, validation_games=20, candidates=3,
                 **pick(mode=mode, fast=dict(units=[64, 64], learning_rate=1e-3, target_every=250, epsilon_end=0.001,
-                                            epsilon_decay=50_000, steps=250_000, checkpoint_every=250_000,
+                                            epsilon_decay=50_000, steps=200_000, checkpoint_every=200_000,
                                             validate_every=25_000, validation_limit=100),
                        full=dict(units=[128, 128], learning_rate=2.5e-4, target_every=1_000, epsilon_end=0.01,
                                  epsilon_decay=100_000, steps=1_500_000, checkpoint_every=100_000,
