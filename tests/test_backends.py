@@ -25,8 +25,8 @@ PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_composer_backends.py"
 # This process's backend runs those tests directly; the other two each get a subprocess.
 OTHER_BACKENDS = sorted(set(BACKEND_MODULES) - {keras.backend.backend()})
 
-# pytest runs two workers on the two cores, and each framework starts a thread per core in every
-# process: a subprocess here then fights the other worker for the cores. Measured on this 2-core
+# pytest runs at least as many workers as there are cores, and each framework starts a thread per
+# core in every process: a subprocess here then fights the other workers for the cores. Measured on this 2-core
 # machine: in a whole test run the per-backend run took 1 136 s on JAX and 1 157 s on PyTorch
 # (285 s of it a bfloat16 training that now runs on JAX only); the two side by side with one
 # thread each, 350 s and 102 s.
@@ -34,8 +34,12 @@ ONE_THREAD = thread_settings(cores=2, workers=2)  # one thread per framework
 
 
 def subprocess_env(**settings: str) -> dict:
-    """This process's environment with ``settings``, each framework limited to one thread."""
-    return {**os.environ, **ONE_THREAD, **settings}
+    """This process's environment with ``settings``, each framework limited to one thread, and
+    without the options given to this run through PYTEST_ADDOPTS: ``-n 3`` there would spread
+    a notebook's cells over three kernels."""
+    env = {**os.environ, **ONE_THREAD, **settings}
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
