@@ -47,3 +47,15 @@ def test_this_run_gives_its_workers_their_share(monkeypatch):
     assert os.environ["OMP_NUM_THREADS"] == "7"
     expected = scheduling.thread_settings(scheduling.usable_cores(), workers).get("TF_NUM_INTRAOP_THREADS")
     assert os.environ.get("TF_NUM_INTRAOP_THREADS") == expected
+
+
+def test_auto_starts_a_worker_per_core_and_one_more(monkeypatch):
+    assert [scheduling.workers_for(cores) for cores in (1, 2, 8)] == [2, 3, 9]
+    monkeypatch.delenv("PYTEST_XDIST_AUTO_NUM_WORKERS", raising=False)
+    assert scheduling.pytest_xdist_auto_num_workers(config=None) == scheduling.usable_cores() + 1
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "5")  # xdist's own setting wins
+    assert scheduling.pytest_xdist_auto_num_workers(config=None) is None
+
+
+def test_three_workers_on_two_cores_get_a_thread_each():
+    assert scheduling.thread_settings(cores=2, workers=3)["TF_NUM_INTRAOP_THREADS"] == "1"
