@@ -26,10 +26,10 @@ PER_BACKEND_TESTS = ["tests/test_autodiff.py", "tests/test_composer_backends.py"
 OTHER_BACKENDS = sorted(set(BACKEND_MODULES) - {keras.backend.backend()})
 
 # pytest runs at least as many workers as there are cores, and each framework starts a thread per
-# core in every process: a subprocess here then fights the other workers for the cores. Measured on this 2-core
-# machine: in a whole test run the per-backend run took 1 136 s on JAX and 1 157 s on PyTorch
-# (285 s of it a bfloat16 training that now runs on JAX only); the two side by side with one
-# thread each, 350 s and 102 s.
+# core in every process: a subprocess here then fights the other workers for the cores. Measured
+# on this 2-core machine, two workers: in a whole test run the per-backend run took 1 136 s on JAX
+# and 1 157 s on PyTorch (285 s of it a bfloat16 training that now runs on JAX only); the two side
+# by side with one thread each, 350 s and 102 s.
 ONE_THREAD = thread_settings(cores=2, workers=2)  # one thread per framework
 
 
