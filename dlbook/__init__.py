@@ -81,6 +81,19 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
+def _import_frameworks_quietly() -> None:
+    """Import Keras, its backend and an installed TensorFlow with their C++ start-up lines sent to
+    /dev/null: what a ``dlbook`` command that loads a framework calls first. (Under JAX or PyTorch,
+    Keras imports TensorFlow later, when ``keras.utils.set_random_seed`` seeds it.)"""
+    with _stderr_to_devnull():
+        import keras  # noqa: F401
+
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass
+
+
 def _quiet_framework_start_up() -> None:
     """Keep TensorFlow's start-up noise out of executed chapters.
 

@@ -157,10 +157,9 @@ def _reporting(progress: bool) -> Iterator[None]:
     """Keep stdout for results: what a model's loading or training prints (Keras's progress bars)
     goes to stderr, or nowhere without ``progress``. The frameworks' C++ start-up lines, which
     they print while they are first imported, are hidden."""
-    from dlbook import _stderr_to_devnull
+    from dlbook import _import_frameworks_quietly
 
-    with _stderr_to_devnull():
-        import keras  # noqa: F401 - imported here, once, with its start-up lines hidden
+    _import_frameworks_quietly()
     target = sys.stderr if progress else io.StringIO()
     with contextlib.redirect_stdout(target):
         if progress:

@@ -89,7 +89,9 @@ def _data(args) -> int:
 
 
 def _info(args) -> int:
-    from dlbook import machine
+    from dlbook import _import_frameworks_quietly, machine
+
+    _import_frameworks_quietly()  # before dlbook.config imports it: TensorFlow's start-up lines stay hidden
     from dlbook.config import setup
     from dlbook.paths import build_dir, data_dir
 

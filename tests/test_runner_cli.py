@@ -158,6 +158,17 @@ def test_python_m_dlbook_runs(isolated):
     assert run.returncode == 0 and "missing  bike_sharing/hour.csv" in run.stdout
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_info_shows_no_framework_start_up_noise(isolated, backend):
+    """TensorFlow's C++ start-up lines ("I0000 ... oneDNN custom operations are on", CUDA probes)
+    stay out of `dlbook info`, which imports Keras (and, under JAX, TensorFlow when it seeds it);
+    they once filled its stderr."""
+    run = subprocess.run([sys.executable, "-m", "dlbook", "info"], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "KERAS_BACKEND": backend}, timeout=300)
+    assert run.returncode == 0 and f"backend    {backend}" in run.stdout
+    assert run.stderr == ""
+
+
 def test_results_command_does_not_load_keras(isolated):
     """The table is plain JSON; loading a framework would print its start-up lines for nothing."""
     code = "import sys; from dlbook import cli; cli.main(['results']); print('keras' in sys.modules)"
