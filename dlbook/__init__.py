@@ -104,7 +104,8 @@ def _quiet_framework_start_up() -> None:
     Python warnings such as tf.function retracing notices, are hidden too.
     This holds under every backend: with JAX or PyTorch, Keras still imports an installed
     TensorFlow (``keras.utils.set_random_seed`` seeds it too), and the same lines would appear.
-    Elsewhere (the ``dlbook`` command, tests) only the environment variable is set.
+    Elsewhere (the ``dlbook`` command, tests) only the environment variable is set; the commands
+    that load a framework import it through :func:`_import_frameworks_quietly`.
     """
     if "ipykernel" not in sys.modules or "tensorflow" in sys.modules:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
