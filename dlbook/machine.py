@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
+from pathlib import Path
 import platform
 
 CPUINFO = "/proc/cpuinfo"
+CGROUP = "/sys/fs/cgroup"
 RELEVANT_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
                   "amx_tile", "amx_bf16", "amx_int8")
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -56,12 +59,37 @@ class CPU:
         return f"{self.name}, {self.cores} cores; {flags}; native bfloat16: {'yes' if self.native_bfloat16 else 'no'}"
 
 
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the OS tells it), at least 1."""
+def cpu_quota(cgroup: str = CGROUP) -> float | None:
+    """The CPUs a Linux cgroup quota allows (a container's ``--cpus``), e.g. ``1.5``; ``None`` without one.
+
+    Reads cgroup v2's ``cpu.max`` (``"150000 100000"``; ``"max ..."`` is no quota), else v1's
+    ``cpu/cpu.cfs_quota_us`` over ``cpu/cpu.cfs_period_us`` (a quota of -1 is none).
+    """
+    root = Path(cgroup)
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on, at least 1: its CPU affinity where the OS tells it, capped
+    by a cgroup quota (a container limited to 2 CPUs on a 64-core host sees 64 in its affinity)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cpu_quota()
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
 
 
 def parse_cpuinfo(text: str, cores: int | None = None) -> CPU:

@@ -87,3 +87,26 @@ def test_machine_does_not_load_keras():
     code = "import sys, dlbook.machine; dlbook.machine.detect(); print('keras' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_cpu_quota_reads_cgroup_v2_and_v1(tmp_path):
+    assert machine.cpu_quota(str(tmp_path)) is None  # no cgroup files: no quota
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert machine.cpu_quota(str(tmp_path)) is None  # v1 without a quota
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("200000\n")
+    assert machine.cpu_quota(str(tmp_path)) == 2.0
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert machine.cpu_quota(str(tmp_path)) is None  # v2 says no quota; v2 is read first
+    (tmp_path / "cpu.max").write_text("150000 100000\n")
+    assert machine.cpu_quota(str(tmp_path)) == 1.5
+
+
+def test_a_quota_caps_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(machine, "cpu_quota", lambda: None)
+    unlimited = machine.usable_cores()
+    monkeypatch.setattr(machine, "cpu_quota", lambda: 0.5)
+    assert machine.usable_cores() == 1
+    monkeypatch.setattr(machine, "cpu_quota", lambda: 1000.0)
+    assert machine.usable_cores() == unlimited
