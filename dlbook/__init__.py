@@ -81,17 +81,23 @@ def _stderr_to_devnull():
         os.close(devnull)
 
 
+def _import_tensorflow_quietly():
+    """An installed TensorFlow, imported with its C++ start-up lines sent to /dev/null (``None`` if
+    it is not installed). Under JAX or PyTorch, Keras imports it too, when it seeds it."""
+    try:
+        with _stderr_to_devnull():
+            import tensorflow as tf
+    except ImportError:
+        return None
+    return tf
+
+
 def _import_frameworks_quietly() -> None:
-    """Import Keras, its backend and an installed TensorFlow with their C++ start-up lines sent to
-    /dev/null: what a ``dlbook`` command that loads a framework calls first. (Under JAX or PyTorch,
-    Keras imports TensorFlow later, when ``keras.utils.set_random_seed`` seeds it.)"""
+    """Import an installed TensorFlow, then Keras and its backend, with their start-up lines hidden:
+    what a ``dlbook`` command that loads a framework calls first."""
+    _import_tensorflow_quietly()
     with _stderr_to_devnull():
         import keras  # noqa: F401
-
-        try:
-            import tensorflow  # noqa: F401
-        except ImportError:
-            pass
 
 
 def _quiet_framework_start_up() -> None:
@@ -117,12 +123,9 @@ def _quiet_framework_start_up() -> None:
     # a level the reader chose (0 or 1, to debug) is kept.
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") == "2":
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    try:
-        with _stderr_to_devnull():
-            import tensorflow as tf
-    except ImportError:
-        return  # Keras will say that its backend is missing
-    tf.get_logger().setLevel("ERROR")
+    tf = _import_tensorflow_quietly()
+    if tf is not None:  # else Keras will say that its backend is missing, if it is
+        tf.get_logger().setLevel("ERROR")
 
 
 _quiet_framework_start_up()

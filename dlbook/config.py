@@ -10,11 +10,11 @@ otherwise.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import keras
 
+from dlbook.machine import usable_cores
 from dlbook.settings import MODES, PRECISIONS, choose, choose_seed
 
 
@@ -64,7 +64,7 @@ def detect_device(backend: str | None = None) -> tuple[str, bool]:
         if gpus:
             name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
             return f"GPU ({name})", True
-    return f"CPU ({os.cpu_count()} cores)", False
+    return f"CPU ({usable_cores()} cores)", False
 
 
 def setup(
